@@ -1,0 +1,1 @@
+"""Types and plumbing shared by every tracker: boxes, results, the tracker base, the registry."""

@@ -1,0 +1,77 @@
+"""The base every tracker derives from: input checks around an online procedure.
+
+A tracker subclasses :class:`Tracker` and implements ``_initialize`` and ``_track`` on a
+validated :class:`~rgbt_tracking.core.images.ImagePair`; the public ``initialize`` and
+``track`` do the checks of ARCHITECTURE.md once for every tracker.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+
+from rgbt_tracking.core.box import BoxTuple, validate_box
+from rgbt_tracking.core.images import ImagePair, validate_pair
+from rgbt_tracking.core.result import TrackResult
+
+
+class Tracker(ABC):
+    """Single-object RGB-T tracker.
+
+    Args:
+        params: the tracker's preset merged with overrides (see ``config/trackers``).
+        device: torch device string, "cpu" or "cuda[:N]".
+    """
+
+    name: str = "tracker"
+
+    def __init__(self, params: Dict[str, Any], device: str = "cpu") -> None:
+        self.params = dict(params)
+        self.device = device
+        self._initialized = False
+        self.frame_index = 0
+
+    @property
+    def initialized(self) -> bool:
+        """True once :meth:`initialize` has succeeded."""
+        return self._initialized
+
+    def initialize(self, rgb: Optional[np.ndarray], thermal: Optional[np.ndarray],
+                   box: Sequence[float]) -> None:
+        """Start tracking the object inside ``box`` on this pair.
+
+        Args:
+            rgb: HxWx3 uint8 RGB, or None.
+            thermal: HxW uint8/uint16/float32, or None.
+            box: (x, y, w, h), top-left corner, pixels.
+
+        Raises:
+            ValueError: bad images or box (see :func:`validate_pair`, :func:`validate_box`).
+        """
+        pair = validate_pair(rgb, thermal)
+        checked = validate_box(box, pair.size)
+        self._initialize(pair, checked)
+        self._initialized = True
+        self.frame_index = 0
+
+    def track(self, rgb: Optional[np.ndarray], thermal: Optional[np.ndarray]) -> TrackResult:
+        """Locate the target in the next pair.
+
+        Raises:
+            RuntimeError: called before :meth:`initialize`.
+            ValueError: bad images.
+        """
+        if not self._initialized:
+            raise RuntimeError("track() called before initialize()")
+        pair = validate_pair(rgb, thermal)
+        self.frame_index += 1
+        return self._track(pair)
+
+    @abstractmethod
+    def _initialize(self, pair: ImagePair, box: BoxTuple) -> None:
+        """Build the target model from a validated pair and box."""
+
+    @abstractmethod
+    def _track(self, pair: ImagePair) -> TrackResult:
+        """Estimate the target in a validated pair."""
