@@ -129,6 +129,8 @@ class DCFTracker(Tracker):
             assert features is not None
             branch.filter.update(features[0], learning_rate=1.0)
         self.last_state = "tracking"
+        # Peak of a filter on its own training sample, a reference for later peaks.
+        self.mean_peak = self._initial_peak(patches)
 
     def _track(self, pair: ImagePair) -> TrackResult:
         patches = self._patches(pair, self.center, self.scale_factors)
@@ -155,7 +157,7 @@ class DCFTracker(Tracker):
         best_response = fused[best_scale]
         psr = float(peak_to_sidelobe_ratio(best_response))
         dy, dx, peak = subpixel_peak(best_response)
-        state = self._state_from_psr(psr)
+        state = self._state_from_quality(psr, peak)
         degraded = self._missing_fused_modality(patches)
         if degraded and state == "tracking":
             state = "uncertain"
@@ -168,11 +170,13 @@ class DCFTracker(Tracker):
             cx = min(max(self.center[0] + dx * pixels_per_cell_x, 0.0), width - 1.0)
             cy = min(max(self.center[1] + dy * pixels_per_cell_y, 0.0), height - 1.0)
             self.center = (cx, cy)
-            self.scale = self._clamp_scale(window_scale)
         if state == "tracking":
+            self.scale = self._clamp_scale(window_scale)
+            momentum = float(self.params["peak_momentum"])
+            self.mean_peak = (1.0 - momentum) * self.mean_peak + momentum * peak
             self._update_model(pair, psrs)
         self.last_state = state
-        info = {"psr": psr, "scale": self.scale}
+        info = {"psr": psr, "scale": self.scale, "peak_ratio": peak / max(self.mean_peak, 1e-9)}
         for name in responses:
             info[f"psr_{name}"] = psrs[name]
             info[f"weight_{name}"] = weights[name]
@@ -181,12 +185,25 @@ class DCFTracker(Tracker):
                            response=display.astype(np.float32, copy=False), info=info)
 
     # -- helpers --------------------------------------------------------------------------
-    def _state_from_psr(self, psr: float) -> str:
-        if psr >= float(self.params["psr_tracking"]):
-            return "tracking"
-        if psr >= float(self.params["psr_lost"]):
+    def _state_from_quality(self, psr: float, peak: float) -> str:
+        """State from the fused response: its peak-to-sidelobe ratio and its peak relative
+        to the running mean peak of confident frames (a sharp but weak peak is a
+        distractor as often as the target)."""
+        ratio = peak / max(self.mean_peak, 1e-9)
+        p = self.params
+        if psr < float(p["psr_lost"]) or ratio < float(p["peak_ratio_lost"]):
+            return "lost"
+        if psr < float(p["psr_tracking"]) or ratio < float(p["peak_ratio_tracking"]):
             return "uncertain"
-        return "lost"
+        return "tracking"
+
+    def _initial_peak(self, patches: Mapping[str, Optional[torch.Tensor]]) -> float:
+        peaks = []
+        for branch in self.branches:
+            features = branch.features(patches)
+            assert features is not None and branch.filter is not None
+            peaks.append(float(branch.filter.respond(features).max()))
+        return float(np.mean(peaks))
 
     def _missing_fused_modality(self, patches: Mapping[str, Optional[torch.Tensor]]) -> bool:
         """True when a pixel/feature branch ran with a modality replaced by zeros."""

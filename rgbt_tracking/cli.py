@@ -1,0 +1,264 @@
+"""``rgbt-track``: the package's command line.
+
+Sub-commands:
+  demo     RGB-T tracking through ROS 2 nodes on the embedded synthetic sequence
+  launch   host the node graph of tracker.launch.py in one process (no ROS launch needed)
+  run      run a tracker on folders of images, write benchmark-format results
+  eval     score results against ground truth (success AUC, precision@20px)
+  bag      replay a ROS 2 bag into a live graph, or list its topics
+  bench    speed of a tracker against OpenCV's CSRT and KCF on the same frames
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+
+def _parse_box(text: str) -> List[float]:
+    values = [float(v) for v in text.replace(",", " ").split()]
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"a box is 4 numbers 'x y w h', got {text!r}")
+    return values
+
+
+def _parse_sets(items: Sequence[str]) -> dict:
+    import yaml
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"error: --set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from rgbt_tracking.ros.demo import run_demo
+
+    run_demo(args.out, num_frames=args.frames, seed=args.seed, tracker=args.tracker,
+             fusion=args.fusion, overwrite=args.overwrite)
+    return 0
+
+
+def _cmd_launch(args: argparse.Namespace) -> int:
+    from rgbt_tracking.ros.graph import run
+
+    run(args.params, args.remap, args.param)
+    return 0
+
+
+def _list_images(folder: Path) -> List[Path]:
+    if not folder.is_dir():
+        raise SystemExit(f"error: image folder not found: {folder}")
+    files = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"))
+    if not files:
+        raise SystemExit(f"error: no images in {folder}")
+    return files
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import cv2
+
+    from rgbt_tracking.api import build_tracker
+    from rgbt_tracking.eval.progress import progress
+    from rgbt_tracking.eval.results import read_results, write_results
+
+    if args.rgb is None and args.thermal is None:
+        raise SystemExit("error: give --rgb, --thermal or both")
+    rgb_files = _list_images(args.rgb) if args.rgb else None
+    thermal_files = _list_images(args.thermal) if args.thermal else None
+    if rgb_files and thermal_files and len(rgb_files) != len(thermal_files):
+        raise SystemExit(f"error: {len(rgb_files)} RGB images in {args.rgb} but "
+                         f"{len(thermal_files)} thermal images in {args.thermal}")
+    count = len(rgb_files or thermal_files or [])
+    if args.init is not None:
+        init = args.init
+    elif args.init_file is not None:
+        init = list(read_results(args.init_file)[0][:4])
+    else:
+        raise SystemExit("error: give the first frame's box with --init or --init-file")
+    if args.out.exists() and not args.overwrite:
+        raise SystemExit(f"error: {args.out} exists; pass --overwrite to replace it")
+
+    def load(index: int):
+        rgb = thermal = None
+        if rgb_files:
+            image = cv2.imread(str(rgb_files[index]), cv2.IMREAD_COLOR)
+            if image is None:
+                raise SystemExit(f"error: cannot read image {rgb_files[index]}")
+            rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        if thermal_files:
+            thermal = cv2.imread(str(thermal_files[index]), cv2.IMREAD_UNCHANGED)
+            if thermal is None:
+                raise SystemExit(f"error: cannot read image {thermal_files[index]}")
+            if thermal.ndim == 3:
+                thermal = thermal[:, :, 0]
+        return rgb, thermal
+
+    tracker = build_tracker(args.tracker, device=args.device, **_parse_sets(args.set))
+    rgb, thermal = load(0)
+    tracker.initialize(rgb, thermal, init)
+    boxes = [init]
+    for index in progress(range(1, count), total=count - 1, desc=f"{args.tracker}"):
+        rgb, thermal = load(index)
+        boxes.append(list(tracker.track(rgb, thermal).box))
+    write_results(args.out, np.asarray(boxes))
+    print(f"wrote {count} boxes to {args.out}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from rgbt_tracking.eval.metrics import evaluate_sequence
+    from rgbt_tracking.eval.plots import plot_success_precision
+    from rgbt_tracking.eval.results import read_results
+
+    gt = read_results(args.groundtruth)
+    runs = {}
+    for path in args.results:
+        pred = read_results(path)
+        if len(pred) != len(gt):
+            raise SystemExit(f"error: {path} has {len(pred)} rows, {args.groundtruth} has "
+                             f"{len(gt)}")
+        runs[Path(path).stem] = evaluate_sequence(pred, gt)
+    for name, values in runs.items():
+        print(f"{name:30s} success AUC {values['success_auc']:.3f}  "
+              f"precision@20px {values['precision_20']:.3f}  frames {values['num_frames']}")
+    if args.plot:
+        plot_success_precision(runs, args.plot)
+        print(f"wrote {args.plot}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _cmd_bag(args: argparse.Namespace) -> int:
+    from rgbt_tracking.ros.bag_player import bag_topics
+
+    if args.bag_command == "info":
+        for topic, msgtype, count in bag_topics(args.bag):
+            print(f"{topic:40s} {msgtype:40s} {count:8d}")
+        return 0
+    from rgbt_tracking.ros.environment import configure_transport
+
+    configure_transport()
+    import rclpy
+
+    from rgbt_tracking.ros.bag_player import BagPlayer
+    from rgbt_tracking.ros.graph import parse_assignments
+
+    rclpy.init()
+    node = rclpy.create_node("rgbt_bag_player")
+    try:
+        topics = parse_assignments(args.remap, "a topic remapping") or None
+        if topics is not None:
+            all_topics = {t: t for t, _, _ in bag_topics(args.bag)}
+            all_topics.update(topics)
+            topics = all_topics
+        player = BagPlayer(node, args.bag, topics=topics, rate=args.rate)
+        if not player.wait_for_subscribers(args.wait):
+            print(f"warning: not every topic has a subscriber after {args.wait} s; playing anyway")
+        count = player.play()
+        print(f"published {count} messages from {args.bag}")
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from rgbt_tracking.eval.speed import run_speed_comparison
+
+    run_speed_comparison(frames=args.frames, width=args.width, height=args.height,
+                         threads=args.threads, json_path=args.json)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``rgbt-track`` (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(prog="rgbt-track", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="tracking through ROS 2 nodes on the embedded sequence")
+    demo.add_argument("--out", type=Path, default=Path("out/demo"),
+                      help="output folder (a new 'out/demo-N' if it exists; default out/demo)")
+    demo.add_argument("--frames", type=int, default=300, help="sequence length (default 300)")
+    demo.add_argument("--seed", type=int, default=0, help="sequence seed (default 0)")
+    demo.add_argument("--tracker", default="dcf", help="tracker name (default dcf)")
+    demo.add_argument("--fusion", default="response", help="fusion level (default response)")
+    demo.add_argument("--overwrite", action="store_true", help="reuse --out even if not empty")
+    demo.set_defaults(func=_cmd_demo)
+
+    launch = sub.add_parser("launch", help="host the node graph in this process")
+    launch.add_argument("--params", default=None,
+                        help="ROS 2 parameter file (default: the package's config/tracker.yaml)")
+    launch.add_argument("-r", "--remap", action="append", default=[], metavar="FROM:=TO",
+                        help="topic remapping, e.g. rgb/image:=/camera/color/image_raw")
+    launch.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
+                        help="tracker_node parameter, e.g. tracker_params:='{fusion: feature}'")
+    launch.set_defaults(func=_cmd_launch)
+
+    run = sub.add_parser("run", help="track through folders of images")
+    run.add_argument("--rgb", type=Path, help="folder of RGB images (sorted by name)")
+    run.add_argument("--thermal", type=Path, help="folder of thermal images (sorted by name)")
+    run.add_argument("--init", type=_parse_box, help="first frame's box 'x y w h'")
+    run.add_argument("--init-file", type=Path,
+                     help="ground-truth file whose first row is the first frame's box")
+    run.add_argument("--out", type=Path, required=True, help="results file (x y w h per line)")
+    run.add_argument("--tracker", default="dcf")
+    run.add_argument("--device", default="cpu")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="preset override, e.g. --set fusion=feature")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    run.set_defaults(func=_cmd_run)
+
+    evaluate = sub.add_parser("eval", help="score results against ground truth")
+    evaluate.add_argument("groundtruth", type=Path, help="ground truth, x y w h per line")
+    evaluate.add_argument("results", type=Path, nargs="+", help="results files")
+    evaluate.add_argument("--plot", type=Path, help="write a success/precision plot (PNG)")
+    evaluate.add_argument("--json", type=Path, help="write the metrics as JSON")
+    evaluate.set_defaults(func=_cmd_eval)
+
+    bag = sub.add_parser("bag", help="replay or inspect a ROS 2 bag")
+    bag_sub = bag.add_subparsers(dest="bag_command", required=True)
+    play = bag_sub.add_parser("play", help="publish a bag's messages at their recorded rate")
+    play.add_argument("bag", type=Path)
+    play.add_argument("--rate", type=float, default=1.0, help="speed factor (default 1)")
+    play.add_argument("-r", "--remap", action="append", default=[], metavar="FROM:=TO")
+    play.add_argument("--wait", type=float, default=5.0,
+                      help="seconds to wait for subscribers before playing (default 5)")
+    info = bag_sub.add_parser("info", help="list topics, types and message counts")
+    info.add_argument("bag", type=Path)
+    bag.set_defaults(func=_cmd_bag)
+
+    bench = sub.add_parser("bench", help="dcf speed against OpenCV CSRT and KCF")
+    bench.add_argument("--frames", type=int, default=200)
+    bench.add_argument("--width", type=int, default=640)
+    bench.add_argument("--height", type=int, default=512)
+    bench.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    bench.add_argument("--json", type=Path, help="also write the figures as JSON")
+    bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Console script ``rgbt-track``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
