@@ -2,9 +2,19 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
+
+from rgbt_tracking.ros.environment import configure_transport
+
+# ROS tests talk over DDS: keep them on this machine's loopback and in a domain of their own,
+# so that two suites running at once (or a robot on the network) never cross-talk. Set before
+# any rclpy.init() in this process; subprocesses inherit it.
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(20, 200)))
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+configure_transport()
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("RGBT_SHARED_DATA", REPO.parent / "shared" / "data"))

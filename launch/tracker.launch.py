@@ -1,0 +1,55 @@
+"""Launch the RGB-T tracker node.
+
+    ros2 launch rgbt_tracking tracker.launch.py \
+        rgb_topic:=/camera/color/image_raw thermal_topic:=/thermal/image \
+        tracker:=dcf tracker_params:="{fusion: response}"
+
+Without ROS launch (PyPI environment): ``rgbt-track launch`` hosts the same graph, with the
+same parameter file and remappings, in one process.
+"""
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+from launch_ros.actions import Node
+
+
+def generate_launch_description() -> LaunchDescription:
+    share = get_package_share_directory("rgbt_tracking")
+    arguments = [
+        DeclareLaunchArgument("tracker", default_value="dcf",
+                              description="tracker name (rgbt_tracking.list_trackers())"),
+        DeclareLaunchArgument("tracker_params", default_value="{}",
+                              description="YAML mapping of preset overrides"),
+        DeclareLaunchArgument("params_file",
+                              default_value=os.path.join(share, "config", "tracker.yaml"),
+                              description="ROS 2 parameter file of the nodes"),
+        DeclareLaunchArgument("rgb_topic", default_value="/camera/rgb/image",
+                              description="RGB image topic (sensor_msgs/Image)"),
+        DeclareLaunchArgument("thermal_topic", default_value="/camera/thermal/image",
+                              description="thermal image topic, in the RGB camera's geometry"),
+        DeclareLaunchArgument("device", default_value="cpu", description="cpu | cuda"),
+    ]
+    # Camera-sized images between processes need Fast DDS's large-data transports (TCP +
+    # shared memory); keep a value the user already set.
+    transport = SetEnvironmentVariable(
+        "FASTDDS_BUILTIN_TRANSPORTS",
+        EnvironmentVariable("FASTDDS_BUILTIN_TRANSPORTS", default_value="LARGE_DATA"))
+    tracker = Node(
+        package="rgbt_tracking",
+        executable="tracker_node",
+        name="tracker_node",
+        output="screen",
+        parameters=[LaunchConfiguration("params_file"), {
+            "tracker": LaunchConfiguration("tracker"),
+            "tracker_params": LaunchConfiguration("tracker_params"),
+            "device": LaunchConfiguration("device"),
+        }],
+        remappings=[
+            ("rgb/image", LaunchConfiguration("rgb_topic")),
+            ("thermal/image", LaunchConfiguration("thermal_topic")),
+        ],
+    )
+    return LaunchDescription(arguments + [transport, tracker])

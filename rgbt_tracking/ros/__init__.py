@@ -1,0 +1,1 @@
+"""ROS 2 nodes: thin rclpy shells around the ROS-free algorithms."""

@@ -1,0 +1,46 @@
+"""Counting of recoverable input errors by cause, logging each cause once (no rclpy).
+
+A node must not die from one bad message, and a stream of bad messages must not flood the
+log: :class:`CauseCounter` logs the first occurrence of each cause and counts every one,
+for the node's diagnostics.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable, Dict
+
+
+class CauseCounter:
+    """Counts errors per cause; calls ``log`` the first time a cause is seen.
+
+    Args:
+        log: called with a message the first time each cause occurs.
+    """
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self._log = log
+        self._counts: Dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def record(self, cause: str, detail: str = "") -> int:
+        """Count one error of ``cause``; returns the count so far for that cause."""
+        with self._lock:
+            count = self._counts.get(cause, 0) + 1
+            self._counts[cause] = count
+        if count == 1:
+            suffix = f": {detail}" if detail else ""
+            self._log(f"{cause}{suffix} (logged once; further occurrences are counted in "
+                      "diagnostics)")
+        return count
+
+    @property
+    def counts(self) -> Dict[str, int]:
+        """A copy of cause -> count."""
+        with self._lock:
+            return dict(self._counts)
+
+    @property
+    def total(self) -> int:
+        """All errors counted."""
+        with self._lock:
+            return sum(self._counts.values())

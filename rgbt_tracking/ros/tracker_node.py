@@ -1,0 +1,419 @@
+"""tracker_node: synchronised RGB + thermal images in, target box out (see ARCHITECTURE.md).
+
+Subscribes ``rgb/image`` and ``thermal/image`` (sensor_msgs/Image) and ``~/init``
+(vision_msgs/Detection2D); publishes ``~/detections`` (vision_msgs/Detection2DArray),
+``~/response`` (32FC1), optionally ``~/debug_image`` (rgb8) and ``/diagnostics``; serves
+``~/reset`` (std_srvs/Trigger).
+
+Threading: subscription callbacks only pair messages and hand the newest pair to a worker
+thread that converts and tracks it. Pairs that arrive while the tracker is busy replace the
+waiting one (counted as ``pairs_skipped``), so latency stays bounded by one tracking step
+when the tracker is slower than the cameras. Every output carries the header of the RGB
+frame it was computed from (the thermal frame's in thermal-only mode).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import yaml
+
+from rgbt_tracking.ros.environment import configure_transport
+
+configure_transport()  # before rclpy creates a DDS participant in this process
+
+import rclpy  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
+from rclpy.event_handler import SubscriptionEventCallbacks  # noqa: E402
+from rclpy.executors import ExternalShutdownException  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose  # noqa: E402
+
+from rgbt_tracking.api import build_tracker  # noqa: E402
+from rgbt_tracking.core.box import validate_box  # noqa: E402
+from rgbt_tracking.core.result import TrackResult  # noqa: E402
+from rgbt_tracking.core.tracker import Tracker  # noqa: E402
+from rgbt_tracking.ros.cause_counter import CauseCounter  # noqa: E402
+from rgbt_tracking.ros.detection_messages import (  # noqa: E402
+    bbox_to_box,
+    result_to_detections,
+    stamp_to_seconds,
+)
+from rgbt_tracking.ros.image_conversion import (  # noqa: E402
+    ImageConversionError,
+    image_to_numpy,
+    numpy_to_image,
+    to_rgb,
+    to_thermal,
+)
+from rgbt_tracking.ros.qos import qos_profile  # noqa: E402
+from rgbt_tracking.ros.rate_meter import RateMeter  # noqa: E402
+from rgbt_tracking.ros.synchronizer import (  # noqa: E402
+    ApproximatePairSynchronizer,
+    LatestPairSlot,
+    PairHistory,
+)
+
+MODALITY_MODES = ("rgb_thermal", "rgb", "thermal")
+STATE_LEVEL = {"tracking": DiagnosticStatus.OK, "uncertain": DiagnosticStatus.WARN,
+               "lost": DiagnosticStatus.WARN, "idle": DiagnosticStatus.OK}
+
+
+@dataclass
+class _InitRequest:
+    box: Tuple[float, float, float, float]
+    stamp: Optional[float]  # seconds; None: the next pair
+
+
+class TrackerNode(Node):
+    """The ROS shell around a :class:`~rgbt_tracking.core.tracker.Tracker`."""
+
+    def __init__(self, node_name: str = "tracker_node", **node_kwargs: Any) -> None:
+        super().__init__(node_name, **node_kwargs)
+        self._declare_parameters()
+        get = lambda name: self.get_parameter(name).value  # noqa: E731
+        self.tracker_name: str = get("tracker")
+        self.modality_mode: str = get("modalities")
+        if self.modality_mode not in MODALITY_MODES:
+            raise ValueError(f"parameter 'modalities' must be one of {MODALITY_MODES}, "
+                             f"got {self.modality_mode!r}")
+        overrides = _parse_overrides(get("tracker_params"))
+        self.tracker: Tracker = build_tracker(self.tracker_name, device=get("device"),
+                                              **overrides)
+        self.class_id: str = get("class_id")
+        self.publish_response: bool = get("publish_response")
+        self.publish_debug: bool = get("publish_debug_image")
+
+        self.errors = CauseCounter(lambda text: self.get_logger().warning(text))
+        self.rgb_rate = RateMeter()
+        self.thermal_rate = RateMeter()
+        self.track_rate = RateMeter()
+        self.slot = LatestPairSlot()
+        self.history = PairHistory(int(get("init_history_size")))
+        self._lock = threading.Lock()
+        self._pending_init: Optional[_InitRequest] = None
+        self._reset_requested = False
+        init_box = [float(v) for v in get("init_box")]
+        if len(init_box) == 4 and init_box[2] > 0 and init_box[3] > 0:
+            self._pending_init = _InitRequest(tuple(init_box), None)  # type: ignore[arg-type]
+        self._default_init = self._pending_init
+        self.state = "idle"
+        self.last_score = 0.0
+        self.last_track_ms = 0.0
+        self.last_result_stamp = 0.0
+        self.frames_tracked = 0
+
+        depth = int(get("qos_depth"))
+        self.synchronizer: Optional[ApproximatePairSynchronizer] = None
+        if self.modality_mode == "rgb_thermal":
+            self.synchronizer = ApproximatePairSynchronizer(
+                slop=float(get("sync_slop")), queue_size=int(get("sync_queue_size")),
+                callback=self._on_pair)
+        if self.modality_mode in ("rgb_thermal", "rgb"):
+            self.create_subscription(Image, "rgb/image", self._on_rgb,
+                                     qos_profile(get("rgb_qos"), depth),
+                                     event_callbacks=self._qos_events("rgb/image"))
+        if self.modality_mode in ("rgb_thermal", "thermal"):
+            self.create_subscription(Image, "thermal/image", self._on_thermal,
+                                     qos_profile(get("thermal_qos"), depth),
+                                     event_callbacks=self._qos_events("thermal/image"))
+        self.create_subscription(Detection2D, "~/init", self._on_init, 10)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+        self.detections_pub = self.create_publisher(Detection2DArray, "~/detections", 10)
+        self.response_pub = self.create_publisher(Image, "~/response", 5)
+        self.debug_pub = (self.create_publisher(Image, "~/debug_image", 5)
+                          if self.publish_debug else None)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(float(get("diagnostics_period")), self._publish_diagnostics)
+
+        self._running = True
+        self._wake = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="tracker_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(f"tracker '{self.tracker_name}' ready ({self.modality_mode})")
+
+    # -- parameters -----------------------------------------------------------------------
+    def _declare_parameters(self) -> None:
+        defaults = {
+            "tracker": "dcf", "device": "cpu", "tracker_params": "{}",
+            "modalities": "rgb_thermal", "sync_slop": 0.02, "sync_queue_size": 10,
+            "init_box": [0.0, 0.0, 0.0, 0.0], "init_history_size": 60, "class_id": "target",
+            "publish_response": True, "publish_debug_image": False,
+            "rgb_qos": "sensor_data", "thermal_qos": "sensor_data", "qos_depth": 5,
+            "diagnostics_period": 1.0,
+        }
+        for name, value in defaults.items():
+            self.declare_parameter(name, value)
+
+    def _qos_events(self, topic: str) -> SubscriptionEventCallbacks:
+        def incompatible(event: Any) -> None:
+            self.errors.record(
+                f"{topic}: a publisher with incompatible QoS was found "
+                f"(policy {event.last_policy_kind}); set '{topic.split('/')[0]}_qos' to match",
+            )
+        return SubscriptionEventCallbacks(incompatible_qos=incompatible)
+
+    # -- inputs ---------------------------------------------------------------------------
+    def _valid_image(self, msg: Image, topic: str) -> bool:
+        """Layout check at arrival (a zero-copy view: microseconds), so a malformed message
+        never takes a partner's place in a pair."""
+        try:
+            image_to_numpy(msg)
+        except ImageConversionError as exc:
+            self.errors.record(f"{topic}: {exc}")
+            return False
+        return True
+
+    def _on_rgb(self, msg: Image) -> None:
+        self.rgb_rate.tick()
+        if not self._valid_image(msg, "rgb/image"):
+            return
+        if self.synchronizer is not None:
+            self.synchronizer.add_a(msg, stamp_to_seconds(msg.header.stamp))
+        else:
+            self._on_pair(msg, None, None)
+
+    def _on_thermal(self, msg: Image) -> None:
+        self.thermal_rate.tick()
+        if not self._valid_image(msg, "thermal/image"):
+            return
+        if self.synchronizer is not None:
+            self.synchronizer.add_b(msg, stamp_to_seconds(msg.header.stamp))
+        else:
+            self._on_pair(None, msg, None)
+
+    def _on_pair(self, rgb_msg: Optional[Image], thermal_msg: Optional[Image],
+                 info: Any) -> None:
+        reference = rgb_msg if rgb_msg is not None else thermal_msg
+        assert reference is not None
+        if (rgb_msg is not None and thermal_msg is not None
+                and (rgb_msg.width, rgb_msg.height) != (thermal_msg.width, thermal_msg.height)):
+            self.errors.record(
+                "pair skipped: rgb and thermal images differ in size",
+                f"rgb {rgb_msg.width}x{rgb_msg.height}, thermal {thermal_msg.width}x"
+                f"{thermal_msg.height}; run alignment_node or set the camera resolutions")
+            return
+        pair = (rgb_msg, thermal_msg)
+        self.history.add(stamp_to_seconds(reference.header.stamp), pair)
+        self.slot.put(pair)
+        self._wake.set()
+
+    def _on_init(self, msg: Detection2D) -> None:
+        try:
+            box = validate_box(bbox_to_box(msg.bbox), name="~/init bbox")
+        except ValueError as exc:
+            self.errors.record("~/init: invalid box", str(exc))
+            return
+        stamp = stamp_to_seconds(msg.header.stamp)
+        with self._lock:
+            self._pending_init = _InitRequest(box, stamp if stamp > 0 else None)
+        self.get_logger().info(f"init request: box {tuple(round(v, 1) for v in box)}")
+        self._wake.set()
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            self._pending_init = self._default_init
+            self._reset_requested = True
+        response.success = True
+        response.message = ("tracker reset; waiting for ~/init" if self._default_init is None
+                            else "tracker reset; re-initialising from init_box")
+        self._wake.set()
+        return response
+
+    # -- worker ---------------------------------------------------------------------------
+    def _work(self) -> None:
+        while self._running:
+            if not self._wake.wait(timeout=0.1):
+                continue
+            self._wake.clear()
+            with self._lock:
+                init = self._pending_init
+                reset = self._reset_requested
+                self._reset_requested = False
+            if reset:
+                self.tracker = build_tracker(self.tracker_name, device=self.tracker.device,
+                                             params=self.tracker.params)
+                self.state = "idle"
+            pair = self.slot.take()
+            if init is not None:
+                self._initialize(init, pair)
+                continue
+            if pair is None or not self.tracker.initialized:
+                continue
+            self._track(pair)
+
+    def _convert(self, pair: Tuple[Optional[Image], Optional[Image]]
+                 ) -> Optional[Tuple[Optional[np.ndarray], Optional[np.ndarray]]]:
+        rgb_msg, thermal_msg = pair
+        try:
+            rgb = (to_rgb(image_to_numpy(rgb_msg), rgb_msg.encoding)
+                   if rgb_msg is not None else None)
+        except ImageConversionError as exc:
+            self.errors.record(f"rgb/image: {exc}")
+            return None
+        try:
+            thermal = (to_thermal(image_to_numpy(thermal_msg), thermal_msg.encoding)
+                       if thermal_msg is not None else None)
+        except ImageConversionError as exc:
+            self.errors.record(f"thermal/image: {exc}")
+            return None
+        return rgb, thermal
+
+    def _initialize(self, request: _InitRequest,
+                    newest: Optional[Tuple[Optional[Image], Optional[Image]]]) -> None:
+        pair = newest
+        if request.stamp is not None:
+            found = self.history.nearest(request.stamp)
+            if found is not None:
+                pair = found[1]
+        if pair is None:
+            return  # keep the request until a pair arrives
+        images = self._convert(pair)
+        with self._lock:
+            if self._pending_init is request:
+                self._pending_init = None
+        if images is None:
+            return
+        try:
+            self.tracker.initialize(images[0], images[1], request.box)
+        except ValueError as exc:
+            self.errors.record("initialisation failed", str(exc))
+            return
+        self.state = "tracking"
+        self.get_logger().info(f"tracking started at box {request.box}")
+        # The initialisation frame's output is the given box (as benchmarks count frame 0).
+        header = (pair[0] if pair[0] is not None else pair[1]).header  # type: ignore[union-attr]
+        self._publish(TrackResult(box=request.box, score=1.0, state="tracking"), header, images)
+
+    def _track(self, pair: Tuple[Optional[Image], Optional[Image]]) -> None:
+        images = self._convert(pair)
+        if images is None:
+            return
+        started = time.perf_counter()
+        try:
+            result = self.tracker.track(images[0], images[1])
+        except ValueError as exc:
+            self.errors.record(f"frame skipped: {exc}")
+            return
+        self.last_track_ms = (time.perf_counter() - started) * 1e3
+        self.track_rate.tick()
+        self.frames_tracked += 1
+        self.state = result.state
+        self.last_score = result.score
+        header = (pair[0] if pair[0] is not None else pair[1]).header  # type: ignore[union-attr]
+        self._publish(result, header, images)
+
+    def _publish(self, result: TrackResult, header: Any,
+                 images: Tuple[Optional[np.ndarray], Optional[np.ndarray]]) -> None:
+        self.detections_pub.publish(result_to_detections(
+            result, header, Detection2DArray, Detection2D, ObjectHypothesisWithPose,
+            self.class_id, self.tracker_name))
+        if self.publish_response and result.response is not None:
+            self.response_pub.publish(numpy_to_image(
+                np.ascontiguousarray(result.response, dtype=np.float32), "32FC1", header=header))
+        if self.debug_pub is not None:
+            self.debug_pub.publish(numpy_to_image(_draw_debug(images, result), "rgb8",
+                                                  header=header))
+
+    # -- diagnostics ----------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        status = DiagnosticStatus()
+        status.name = f"{self.get_name()}: tracker"
+        status.hardware_id = self.tracker_name
+        errors = self.errors.counts
+        status.level = STATE_LEVEL.get(self.state, DiagnosticStatus.WARN)
+        status.message = self.state if not errors else f"{self.state}; {sum(errors.values())} bad inputs"
+        sync = self.synchronizer.stats if self.synchronizer is not None else None
+        values = {
+            "tracker": self.tracker_name,
+            "state": self.state,
+            "score": f"{self.last_score:.3f}",
+            "rgb_rate_hz": f"{self.rgb_rate.rate():.2f}",
+            "thermal_rate_hz": f"{self.thermal_rate.rate():.2f}",
+            "tracking_rate_hz": f"{self.track_rate.rate():.2f}",
+            "track_time_ms": f"{self.last_track_ms:.2f}",
+            "frames_tracked": str(self.frames_tracked),
+            "pairs_skipped_busy": str(self.slot.overwritten),
+            "bad_inputs": str(sum(errors.values())),
+        }
+        if sync is not None:
+            values.update({
+                "pairs_synchronised": str(sync.pairs),
+                "sync_dropped_rgb": str(sync.dropped_a),
+                "sync_dropped_thermal": str(sync.dropped_b),
+                "sync_offset_ms": _milliseconds(sync.last_offset),
+                "sync_mean_abs_offset_ms": _milliseconds(sync.mean_abs_offset),
+            })
+        for cause, count in errors.items():
+            values[f"error: {cause}"[:200]] = str(count)
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [status]
+        self.diagnostics_pub.publish(array)
+
+    def destroy_node(self) -> None:
+        self._running = False
+        self._wake.set()
+        if self._worker.is_alive():
+            self._worker.join(timeout=2.0)
+        super().destroy_node()
+
+
+def _milliseconds(seconds: Optional[float]) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1e3:.2f}"
+
+
+def _parse_overrides(text: str) -> dict:
+    try:
+        data = yaml.safe_load(text) if text else {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"parameter 'tracker_params' is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"parameter 'tracker_params' must be a YAML mapping, got {text!r}")
+    return data
+
+
+def _draw_debug(images: Tuple[Optional[np.ndarray], Optional[np.ndarray]],
+                result: TrackResult) -> np.ndarray:
+    rgb, thermal = images
+    if rgb is not None:
+        canvas = rgb.copy()
+    else:
+        assert thermal is not None
+        grey = cv2.normalize(thermal, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        canvas = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+    colour = {"tracking": (0, 255, 0), "uncertain": (255, 200, 0), "lost": (255, 0, 0)}
+    x, y, w, h = (int(round(v)) for v in result.box)
+    cv2.rectangle(canvas, (x, y), (x + w, y + h), colour[result.state], 2)
+    cv2.putText(canvas, f"{result.state} {result.score:.2f}", (x, max(12, y - 4)),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour[result.state], 1)
+    return canvas
+
+
+def main(args: Optional[Sequence[str]] = None) -> None:
+    """Console script ``tracker_node``: run the node until Ctrl-C."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = TrackerNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""tracker_node over DDS in this process: tracking, init, reset, bad input, thermal-only."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Dict, Iterator
+
+import numpy as np
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_srvs.srv import Trigger
+from vision_msgs.msg import Detection2D, Detection2DArray
+
+from rgbt_tracking.core.box import iou
+from rgbt_tracking.ros.detection_messages import (
+    detection_box,
+    fill_bbox,
+    stamp_to_nanoseconds,
+)
+from rgbt_tracking.ros.graph import parameter_overrides
+from rgbt_tracking.ros.image_conversion import image_to_numpy
+from rgbt_tracking.ros.tracker_node import TrackerNode
+
+from ros_helpers import Collector, header, image_msg, load_bus, wait_for
+
+PERIOD_NS = 33_333_333
+T0 = 1_700_000_000 * 1_000_000_000
+
+
+@pytest.fixture(scope="module")
+def bus(shared_data):
+    return load_bus(shared_data, scale=0.5, step=1, count=41)
+
+
+class Harness:
+    """A TrackerNode and a camera/test node on one executor in a private context."""
+
+    def __init__(self, prefix: str, **params) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.prefix = prefix
+        remaps = ["--ros-args", "-r", f"rgb/image:=/{prefix}/rgb", "-r",
+                  f"thermal/image:=/{prefix}/thermal", "-r", f"__ns:=/{prefix}"]
+        defaults = {"diagnostics_period": 0.2}
+        defaults.update(params)
+        self.node = TrackerNode("tracker_node", context=self.context, cli_args=remaps,
+                                parameter_overrides=parameter_overrides(defaults))
+        self.io = rclpy.create_node("test_io", namespace=f"/{prefix}", context=self.context)
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.rgb_pub = self.io.create_publisher(Image, f"/{prefix}/rgb", qos)
+        self.thermal_pub = self.io.create_publisher(Image, f"/{prefix}/thermal", qos)
+        self.init_pub = self.io.create_publisher(Detection2D, f"/{prefix}/tracker_node/init", 10)
+        self.detections = Collector()
+        self.responses = Collector()
+        self.diagnostics = Collector()
+        self.io.create_subscription(Detection2DArray, f"/{prefix}/tracker_node/detections",
+                                    self.detections, 50)
+        self.io.create_subscription(Image, f"/{prefix}/tracker_node/response",
+                                    self.responses, 50)
+        self.io.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics, 50)
+        self.reset_client = self.io.create_client(Trigger, f"/{prefix}/tracker_node/reset")
+        self.executor = MultiThreadedExecutor(num_threads=3, context=self.context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.io)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+        mode = params.get("modalities", "rgb_thermal")
+        needed = [p for p, m in ((self.rgb_pub, "rgb"), (self.thermal_pub, "thermal"))
+                  if mode in ("rgb_thermal", m)]
+        assert wait_for(lambda: all(p.get_subscription_count() > 0 for p in needed), 10.0)
+
+    def publish(self, index: int, rgb, thermal, rgb_encoding="rgb8",
+                thermal_encoding="mono8") -> int:
+        ns = T0 + index * PERIOD_NS
+        time.sleep(0.03)  # camera pace: the node's sensor-data QoS is best effort, depth 5
+        if rgb is not None:
+            self.rgb_pub.publish(image_msg(rgb, rgb_encoding, ns, "camera_rgb"))
+        if thermal is not None:
+            self.thermal_pub.publish(image_msg(thermal, thermal_encoding, ns, "camera_thermal"))
+        return ns
+
+    def detections_by_stamp(self) -> Dict[int, Detection2DArray]:
+        return {stamp_to_nanoseconds(m.header.stamp): m for m in self.detections.messages()}
+
+    def wait_detection(self, ns: int, timeout: float = 5.0) -> Detection2DArray:
+        assert wait_for(lambda: ns in self.detections_by_stamp(), timeout), \
+            f"no detection for stamp {ns}"
+        return self.detections_by_stamp()[ns]
+
+    def latest_diagnostics(self) -> Dict[str, str]:
+        for msg in reversed(self.diagnostics.messages()):
+            for status in msg.status:
+                if status.name.startswith("tracker_node"):
+                    return {kv.key: kv.value for kv in status.values}
+        return {}
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+        self.io.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+@pytest.fixture
+def harness_factory(request) -> Iterator:
+    made = []
+
+    def make(**params):
+        words = [w for w in request.node.name.split("[")[0].split("_") if w][-3:]
+        harness = Harness(f"t_{'_'.join(words)}_{len(made)}", **params)
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        harness.close()
+
+
+def test_tracks_the_bus_and_outputs_carry_the_rgb_header(bus, harness_factory):
+    frames, boxes = bus
+    h = harness_factory(init_box=[float(v) for v in boxes[0]])
+    h.publish(0, *frames[0])
+    for index in range(1, 41):
+        ns = h.publish(index, *frames[index])
+        msg = h.wait_detection(ns)
+        assert msg.header.frame_id == "camera_rgb"
+        if index % 10 == 0:
+            assert len(msg.detections) == 1
+            box, score = detection_box(msg.detections[0])
+            assert float(iou(box, boxes[index // 10])) > 0.5, (index, box)
+            assert msg.detections[0].results[0].hypothesis.class_id == "target"
+            assert 0.0 < score <= 1.5
+    responses = h.responses.messages()
+    assert responses and responses[-1].encoding == "32FC1"
+    assert responses[-1].header.frame_id == "camera_rgb"
+    assert image_to_numpy(responses[-1]).dtype == np.float32
+    assert wait_for(lambda: h.latest_diagnostics().get("frames_tracked") == "40", 3.0)
+
+
+def test_bad_messages_are_counted_and_the_node_keeps_tracking(bus, harness_factory):
+    frames, boxes = bus
+    h = harness_factory(init_box=[float(v) for v in boxes[0]])
+    h.publish(0, *frames[0])
+    h.wait_detection(h.publish(1, *frames[1]))
+    rgb, thermal = frames[2]
+    unknown = image_msg(rgb, "rgb8", T0 + 2 * PERIOD_NS, "camera_rgb")
+    unknown.encoding = "yuv422"                                  # unknown encoding
+    time.sleep(0.03)
+    h.rgb_pub.publish(unknown)
+    h.thermal_pub.publish(image_msg(thermal, "mono8", T0 + 2 * PERIOD_NS, "camera_thermal"))
+    bad_step = image_msg(rgb, "rgb8", T0 + 3 * PERIOD_NS, "camera_rgb")
+    bad_step.step = 10                                           # row stride too small
+    time.sleep(0.03)
+    h.rgb_pub.publish(bad_step)
+    h.thermal_pub.publish(image_msg(thermal, "mono8", T0 + 3 * PERIOD_NS, "camera_thermal"))
+    h.publish(4, rgb, thermal[:-6])                              # sizes differ
+    h.publish(5, rgb[:, :, 0].copy(), thermal, rgb_encoding="mono8")  # grey as RGB works
+    for index in range(6, 12):
+        last = h.publish(index, *frames[index])
+    msg = h.wait_detection(last)
+    assert len(msg.detections) == 1
+    assert wait_for(lambda: int(h.latest_diagnostics().get("bad_inputs", 0)) >= 3, 3.0), \
+        str(h.latest_diagnostics())
+    causes = [k for k in h.latest_diagnostics() if k.startswith("error:")]
+    assert any("yuv422" in c for c in causes), causes
+    assert any("differ in size" in c for c in causes), causes
+    assert any("step" in c for c in causes), causes
+
+
+def test_init_topic_uses_the_buffered_frame_with_that_stamp(bus, harness_factory):
+    frames, boxes = bus
+    h = harness_factory()
+    stamps = [h.publish(index, *frames[index]) for index in range(0, 6)]
+    assert wait_for(lambda: int(h.latest_diagnostics().get("pairs_synchronised", 0)) >= 6, 3.0)
+    assert len(h.detections) == 0           # nothing is tracked before an init
+    init = Detection2D()
+    init.header = header(stamps[0], "camera_rgb")
+    fill_bbox(init.bbox, tuple(boxes[0]))
+    h.init_pub.publish(init)
+    assert wait_for(lambda: h.latest_diagnostics().get("state") == "tracking", 3.0)
+    for index in range(6, 21):
+        last = h.publish(index, *frames[index])
+        h.wait_detection(last)
+    box, _ = detection_box(h.detections_by_stamp()[last].detections[0])
+    assert float(iou(box, boxes[2])) > 0.5
+
+
+def test_reset_service_stops_tracking_until_a_new_init(bus, harness_factory):
+    frames, boxes = bus
+    h = harness_factory(init_box=[0.0, 0.0, 0.0, 0.0])
+    init = Detection2D()
+    fill_bbox(init.bbox, tuple(boxes[0]))     # zero stamp: use the next pair
+    assert wait_for(lambda: h.init_pub.get_subscription_count() > 0, 3.0)
+    h.init_pub.publish(init)
+    h.publish(0, *frames[0])
+    h.wait_detection(h.publish(1, *frames[1]))
+    assert h.reset_client.wait_for_service(timeout_sec=3.0)
+    future = h.reset_client.call_async(Trigger.Request())
+    assert wait_for(future.done, 3.0) and future.result().success
+    assert wait_for(lambda: h.latest_diagnostics().get("state") == "idle", 3.0)
+    count = len(h.detections)
+    for index in range(2, 6):
+        h.publish(index, *frames[index])
+    assert not wait_for(lambda: len(h.detections) > count, 0.5)
+
+
+def test_lost_target_publishes_an_empty_array(bus, harness_factory):
+    frames, boxes = bus
+    h = harness_factory(init_box=[float(v) for v in boxes[0]])
+    h.publish(0, *frames[0])
+    rng = np.random.default_rng(1)
+    for index in range(1, 8):
+        noise = (rng.integers(0, 255, frames[0][0].shape, dtype=np.uint8),
+                 rng.integers(0, 255, frames[0][1].shape, dtype=np.uint8))
+        last = h.publish(index, *noise)
+        h.wait_detection(last)
+    assert len(h.detections_by_stamp()[last].detections) == 0
+
+
+def test_thermal_only_mode_needs_no_rgb_topic(bus, harness_factory):
+    frames, boxes = bus
+    h = harness_factory(modalities="thermal", init_box=[float(v) for v in boxes[0]])
+    assert h.node.count_subscribers(f"/{h.prefix}/rgb") == 0
+    h.publish(0, None, frames[0][1])
+    for index in range(1, 21):
+        last = h.publish(index, None, frames[index][1])
+        msg = h.wait_detection(last)
+        assert msg.header.frame_id == "camera_thermal"
+    box, _ = detection_box(msg.detections[0])
+    assert float(iou(box, boxes[2])) > 0.5
