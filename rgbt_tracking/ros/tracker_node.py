@@ -84,6 +84,13 @@ class TrackerNode(Node):
             raise ValueError(f"parameter 'modalities' must be one of {MODALITY_MODES}, "
                              f"got {self.modality_mode!r}")
         overrides = _parse_overrides(get("tracker_params"))
+        threads = int(get("cpu_threads"))
+        if threads > 0:
+            import torch
+
+            # Small per-frame tensors: one intra-op thread avoids OpenMP workers competing
+            # with the executor and the DDS threads for the cores of an onboard computer.
+            torch.set_num_threads(threads)
         self.tracker: Tracker = build_tracker(self.tracker_name, device=get("device"),
                                               **overrides)
         self.class_id: str = get("class_id")
@@ -131,6 +138,11 @@ class TrackerNode(Node):
                           if self.publish_debug else None)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(float(get("diagnostics_period")), self._publish_diagnostics)
+        self._last_arrival = time.monotonic()
+        if self.synchronizer is not None:
+            # A pair waits for the next frame to be sure it is the closest; when the streams
+            # stop (end of a bag, a camera halt) nothing would come, so flush after silence.
+            self.create_timer(0.1, self._flush_when_silent)
 
         self._running = True
         self._wake = threading.Event()
@@ -145,8 +157,8 @@ class TrackerNode(Node):
             "modalities": "rgb_thermal", "sync_slop": 0.02, "sync_queue_size": 10,
             "init_box": [0.0, 0.0, 0.0, 0.0], "init_history_size": 60, "class_id": "target",
             "publish_response": True, "publish_debug_image": False,
-            "rgb_qos": "sensor_data", "thermal_qos": "sensor_data", "qos_depth": 5,
-            "diagnostics_period": 1.0,
+            "rgb_qos": "reliable", "thermal_qos": "reliable", "qos_depth": 5,
+            "diagnostics_period": 1.0, "cpu_threads": 1,
         }
         for name, value in defaults.items():
             self.declare_parameter(name, value)
@@ -170,7 +182,12 @@ class TrackerNode(Node):
             return False
         return True
 
+    def _flush_when_silent(self) -> None:
+        if self.synchronizer is not None and time.monotonic() - self._last_arrival > 0.25:
+            self.synchronizer.flush()
+
     def _on_rgb(self, msg: Image) -> None:
+        self._last_arrival = time.monotonic()
         self.rgb_rate.tick()
         if not self._valid_image(msg, "rgb/image"):
             return
@@ -180,6 +197,7 @@ class TrackerNode(Node):
             self._on_pair(msg, None, None)
 
     def _on_thermal(self, msg: Image) -> None:
+        self._last_arrival = time.monotonic()
         self.thermal_rate.tick()
         if not self._valid_image(msg, "thermal/image"):
             return
@@ -347,6 +365,11 @@ class TrackerNode(Node):
                 "pairs_synchronised": str(sync.pairs),
                 "sync_dropped_rgb": str(sync.dropped_a),
                 "sync_dropped_thermal": str(sync.dropped_b),
+                "sync_overflow_rgb": str(sync.overflow_a),
+                "sync_overflow_thermal": str(sync.overflow_b),
+                "sync_out_of_order_rgb": str(sync.out_of_order_a),
+                "sync_out_of_order_thermal": str(sync.out_of_order_b),
+                "sync_resets": str(sync.resets),
                 "sync_offset_ms": _milliseconds(sync.last_offset),
                 "sync_mean_abs_offset_ms": _milliseconds(sync.mean_abs_offset),
             })
