@@ -57,6 +57,8 @@ class DCFTracker(Tracker):
         self.branches: List[Branch] = []
         self.modalities: Tuple[str, ...] = ()
         self.center = (0.0, 0.0)
+        self.velocity = (0.0, 0.0)   # pixels per frame
+        self.frames_lost = 0
         self.base_target = (1.0, 1.0)
         self.base_window = (1.0, 1.0)
         self.scale = 1.0
@@ -120,6 +122,8 @@ class DCFTracker(Tracker):
                                        self.cell_size, self.params["feature_weights"])
         self._plan_geometry(box)
         self.center = box_center(box)
+        self.velocity = (0.0, 0.0)
+        self.frames_lost = 0
         patches = self._patches(pair, self.center, [1.0])
         regularization = float(self.params["regularization"])
         for branch in self.branches:
@@ -129,10 +133,18 @@ class DCFTracker(Tracker):
             assert features is not None
             branch.filter.update(features[0], learning_rate=1.0)
         self.last_state = "tracking"
-        # Peak of a filter on its own training sample, a reference for later peaks.
-        self.mean_peak = self._initial_peak(patches)
+        # Reference for later peaks: the mean peak of the first confident frames (a filter's
+        # peak on its own training sample is higher than on any later frame).
+        self.mean_peak = 0.0
+        self.peak_samples = 0
 
     def _track(self, pair: ImagePair) -> TrackResult:
+        # Search where a constant-velocity model puts the target (image-plane motion of the
+        # last confident frames), so fast targets and short occlusions stay in the window.
+        previous = self.center
+        width, height = self.image_size
+        self.center = (min(max(self.center[0] + self.velocity[0], 0.0), width - 1.0),
+                       min(max(self.center[1] + self.velocity[1], 0.0), height - 1.0))
         patches = self._patches(pair, self.center, self.scale_factors)
         responses: Dict[str, torch.Tensor] = {}
         psrs: Dict[str, float] = {}
@@ -162,21 +174,23 @@ class DCFTracker(Tracker):
         if degraded and state == "tracking":
             state = "uncertain"
 
+        window_scale = self.scale * self.scale_factors[best_scale]
         if state != "lost":
-            window_scale = self.scale * self.scale_factors[best_scale]
             pixels_per_cell_x = self.base_window[0] * window_scale / self.patch_size[0] * self.cell_size
             pixels_per_cell_y = self.base_window[1] * window_scale / self.patch_size[1] * self.cell_size
-            width, height = self.image_size
             cx = min(max(self.center[0] + dx * pixels_per_cell_x, 0.0), width - 1.0)
             cy = min(max(self.center[1] + dy * pixels_per_cell_y, 0.0), height - 1.0)
             self.center = (cx, cy)
+        self._update_motion(state, previous)
         if state == "tracking":
             self.scale = self._clamp_scale(window_scale)
-            momentum = float(self.params["peak_momentum"])
+            self.peak_samples += 1
+            momentum = max(float(self.params["peak_momentum"]), 1.0 / self.peak_samples)
             self.mean_peak = (1.0 - momentum) * self.mean_peak + momentum * peak
             self._update_model(pair, psrs)
         self.last_state = state
-        info = {"psr": psr, "scale": self.scale, "peak_ratio": peak / max(self.mean_peak, 1e-9)}
+        info = {"psr": psr, "scale": self.scale, "peak_ratio": peak / max(self.mean_peak, 1e-9),
+                "velocity_x": self.velocity[0], "velocity_y": self.velocity[1]}
         for name in responses:
             info[f"psr_{name}"] = psrs[name]
             info[f"weight_{name}"] = weights[name]
@@ -189,21 +203,30 @@ class DCFTracker(Tracker):
         """State from the fused response: its peak-to-sidelobe ratio and its peak relative
         to the running mean peak of confident frames (a sharp but weak peak is a
         distractor as often as the target)."""
-        ratio = peak / max(self.mean_peak, 1e-9)
         p = self.params
+        # Until a few confident frames have set the reference, judge by the PSR alone.
+        ratio = peak / self.mean_peak if self.peak_samples >= int(p["peak_warmup"]) else 1.0
         if psr < float(p["psr_lost"]) or ratio < float(p["peak_ratio_lost"]):
             return "lost"
         if psr < float(p["psr_tracking"]) or ratio < float(p["peak_ratio_tracking"]):
             return "uncertain"
         return "tracking"
 
-    def _initial_peak(self, patches: Mapping[str, Optional[torch.Tensor]]) -> float:
-        peaks = []
-        for branch in self.branches:
-            features = branch.features(patches)
-            assert features is not None and branch.filter is not None
-            peaks.append(float(branch.filter.respond(features).max()))
-        return float(np.mean(peaks))
+    def _update_motion(self, state: str, previous: Tuple[float, float]) -> None:
+        """Constant-velocity model: learnt on confident frames, coasted (and decayed) while
+        lost for at most ``max_coast_frames``, then the box is held."""
+        if state == "tracking":
+            rate = float(self.params["velocity_rate"])
+            step = (self.center[0] - previous[0], self.center[1] - previous[1])
+            self.velocity = ((1.0 - rate) * self.velocity[0] + rate * step[0],
+                             (1.0 - rate) * self.velocity[1] + rate * step[1])
+            self.frames_lost = 0
+        elif state == "lost":
+            self.frames_lost += 1
+            decay = float(self.params["velocity_decay"])
+            if self.frames_lost > int(self.params["max_coast_frames"]):
+                decay = 0.0
+            self.velocity = (self.velocity[0] * decay, self.velocity[1] * decay)
 
     def _missing_fused_modality(self, patches: Mapping[str, Optional[torch.Tensor]]) -> bool:
         """True when a pixel/feature branch ran with a modality replaced by zeros."""
