@@ -154,7 +154,7 @@ def _cmd_bag(args: argparse.Namespace) -> int:
     from rgbt_tracking.ros.bag_player import BagPlayer
     from rgbt_tracking.ros.graph import parse_assignments
 
-    rclpy.init()
+    rclpy.init(args=[])
     node = rclpy.create_node("rgbt_bag_player")
     try:
         topics = parse_assignments(args.remap, "a topic remapping") or None

@@ -4,6 +4,7 @@ A feature set is a list of names from :data:`FEATURES`; each maps a patch batch 
 modality to (B, D, h, w) cell features, all on the same cell grid, concatenated in order:
 
 - ``gradient_histogram``: 9 orientation bins (the max-gradient channel of a multi-channel patch);
+- ``grey_gradient_histogram``: the same on the patch's luma (a third of the cost on RGB);
 - ``intensity``: cell-mean luma of an RGB patch, or of a one-channel (thermal) patch;
 - ``colour``: two opponent-colour channels of an RGB patch;
 - ``channels``: cell mean of every channel separately (the stacked RGB+T patch of pixel fusion).
@@ -28,6 +29,10 @@ def _gradient_histogram(images: torch.Tensor, cell_size: int) -> torch.Tensor:
     return gradient_histogram(images, cell_size=cell_size)
 
 
+def _grey_gradient_histogram(images: torch.Tensor, cell_size: int) -> torch.Tensor:
+    return gradient_histogram(_grey(images), cell_size=cell_size)
+
+
 def _intensity(images: torch.Tensor, cell_size: int) -> torch.Tensor:
     return cell_intensity(_grey(images) if images.shape[1] == 3 else images, cell_size)
 
@@ -44,6 +49,7 @@ def _colour(images: torch.Tensor, cell_size: int) -> torch.Tensor:
 
 FEATURES: Dict[str, FeatureFn] = {
     "gradient_histogram": _gradient_histogram,
+    "grey_gradient_histogram": _grey_gradient_histogram,
     "intensity": _intensity,
     "colour": _colour,
     "channels": _channels,

@@ -154,7 +154,7 @@ def _replay_and_record(out_dir: Path, sequence: SyntheticSequence, stamps_ns: Se
     from rgbt_tracking.ros.detection_messages import fill_bbox
 
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(args=[], context=context)
     node = rclpy.create_node("rgbt_demo_player", context=context)
     executor = MultiThreadedExecutor(num_threads=2, context=context)
     executor.add_node(node)

@@ -136,7 +136,7 @@ def run(params_file: Optional[str] = None, remaps: Sequence[str] = (),
     for key, text in parse_assignments(sets, "a parameter").items():
         value = yaml.safe_load(text)
         overrides[key] = text if isinstance(value, dict) else value  # tracker_params stays YAML text
-    rclpy.init()
+    rclpy.init(args=[])  # the CLI's own arguments are not ROS arguments
     graph = NodeGraph(params_file, remappings, overrides)
     try:
         graph.spin()

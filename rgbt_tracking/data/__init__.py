@@ -1,0 +1,1 @@
+"""Sequence sources: synthetic RGB-T sequences, dataset readers and bag I/O."""

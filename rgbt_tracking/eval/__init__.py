@@ -1,0 +1,1 @@
+"""Evaluation: tracking metrics, benchmark runs, reports and plots."""
