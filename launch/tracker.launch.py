@@ -14,6 +14,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -21,6 +22,7 @@ def generate_launch_description() -> LaunchDescription:
     arguments = [
         DeclareLaunchArgument("tracker", default_value="dcf",
                               description="tracker name (rgbt_tracking.list_trackers())"),
+        # Launch arguments take precedence over the parameter file.
         DeclareLaunchArgument("tracker_params", default_value="{}",
                               description="YAML mapping of preset overrides"),
         DeclareLaunchArgument("params_file",
@@ -44,7 +46,9 @@ def generate_launch_description() -> LaunchDescription:
         output="screen",
         parameters=[LaunchConfiguration("params_file"), {
             "tracker": LaunchConfiguration("tracker"),
-            "tracker_params": LaunchConfiguration("tracker_params"),
+            # Kept a string: launch_ros would otherwise parse "{...}" into a mapping.
+            "tracker_params": ParameterValue(LaunchConfiguration("tracker_params"),
+                                             value_type=str),
             "device": LaunchConfiguration("device"),
         }],
         remappings=[

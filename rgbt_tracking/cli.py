@@ -1,4 +1,4 @@
-"""``rgbt-track``: the package's command line.
+"""rgbt-track: RGB-T single-object tracking from the command line.
 
 Sub-commands:
   demo     RGB-T tracking through ROS 2 nodes on the embedded synthetic sequence
@@ -81,7 +81,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.init is not None:
         init = args.init
     elif args.init_file is not None:
-        init = list(read_results(args.init_file)[0][:4])
+        first = read_results(args.init_file)[0]
+        if len(first) != 4:
+            raise SystemExit(f"error: {args.init_file} holds polygons; give --init x y w h")
+        init = list(first)
     else:
         raise SystemExit("error: give the first frame's box with --init or --init-file")
     if args.out.exists() and not args.overwrite:
@@ -119,7 +122,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from rgbt_tracking.eval.plots import plot_success_precision
     from rgbt_tracking.eval.results import read_results
 
+    for output in (args.plot, args.json):
+        if output is not None and output.exists() and not args.overwrite:
+            raise SystemExit(f"error: {output} exists; pass --overwrite to replace it")
     gt = read_results(args.groundtruth)
+    if gt.shape[1] != 4:
+        raise SystemExit(f"error: {args.groundtruth} has {gt.shape[1]} values per row; eval "
+                         "scores x y w h boxes (VOT polygons come with the evaluation issue)")
     runs = {}
     for path in args.results:
         pred = read_results(path)
@@ -176,6 +185,8 @@ def _cmd_bag(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from rgbt_tracking.eval.speed import run_speed_comparison
 
+    if args.json is not None and args.json.exists() and not args.overwrite:
+        raise SystemExit(f"error: {args.json} exists; pass --overwrite to replace it")
     run_speed_comparison(frames=args.frames, width=args.width, height=args.height,
                          threads=args.threads, json_path=args.json)
     return 0
@@ -214,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--init-file", type=Path,
                      help="ground-truth file whose first row is the first frame's box")
     run.add_argument("--out", type=Path, required=True, help="results file (x y w h per line)")
-    run.add_argument("--tracker", default="dcf")
-    run.add_argument("--device", default="cpu")
+    run.add_argument("--tracker", default="dcf", help="tracker name (default dcf)")
+    run.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default cpu)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="preset override, e.g. --set fusion=feature")
     run.add_argument("--overwrite", action="store_true", help="replace an existing --out")
@@ -226,26 +237,30 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("results", type=Path, nargs="+", help="results files")
     evaluate.add_argument("--plot", type=Path, help="write a success/precision plot (PNG)")
     evaluate.add_argument("--json", type=Path, help="write the metrics as JSON")
+    evaluate.add_argument("--overwrite", action="store_true",
+                          help="replace existing --plot/--json files")
     evaluate.set_defaults(func=_cmd_eval)
 
     bag = sub.add_parser("bag", help="replay or inspect a ROS 2 bag")
     bag_sub = bag.add_subparsers(dest="bag_command", required=True)
     play = bag_sub.add_parser("play", help="publish a bag's messages at their recorded rate")
-    play.add_argument("bag", type=Path)
+    play.add_argument("bag", type=Path, help="rosbag2 folder (mcap or sqlite3)")
     play.add_argument("--rate", type=float, default=1.0, help="speed factor (default 1)")
-    play.add_argument("-r", "--remap", action="append", default=[], metavar="FROM:=TO")
+    play.add_argument("-r", "--remap", action="append", default=[], metavar="FROM:=TO",
+                      help="publish a recorded topic under another name")
     play.add_argument("--wait", type=float, default=5.0,
                       help="seconds to wait for subscribers before playing (default 5)")
     info = bag_sub.add_parser("info", help="list topics, types and message counts")
-    info.add_argument("bag", type=Path)
+    info.add_argument("bag", type=Path, help="rosbag2 folder (mcap or sqlite3)")
     bag.set_defaults(func=_cmd_bag)
 
     bench = sub.add_parser("bench", help="dcf speed against OpenCV CSRT and KCF")
-    bench.add_argument("--frames", type=int, default=200)
-    bench.add_argument("--width", type=int, default=640)
-    bench.add_argument("--height", type=int, default=512)
+    bench.add_argument("--frames", type=int, default=200, help="timed frames (default 200)")
+    bench.add_argument("--width", type=int, default=640, help="frame width (default 640)")
+    bench.add_argument("--height", type=int, default=512, help="frame height (default 512)")
     bench.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     bench.add_argument("--json", type=Path, help="also write the figures as JSON")
+    bench.add_argument("--overwrite", action="store_true", help="replace an existing --json")
     bench.set_defaults(func=_cmd_bench)
     return parser
 
@@ -255,7 +270,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

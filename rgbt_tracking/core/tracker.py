@@ -31,11 +31,16 @@ class Tracker(ABC):
         self.device = device
         self._initialized = False
         self.frame_index = 0
+        self.image_size = (0, 0)   # (width, height) of the images at initialisation
 
     @property
     def initialized(self) -> bool:
         """True once :meth:`initialize` has succeeded."""
         return self._initialized
+
+    def reset(self) -> None:
+        """Forget the target; :meth:`track` refuses to run until the next initialize()."""
+        self._initialized = False
 
     def initialize(self, rgb: Optional[np.ndarray], thermal: Optional[np.ndarray],
                    box: Sequence[float]) -> None:
@@ -52,6 +57,7 @@ class Tracker(ABC):
         pair = validate_pair(rgb, thermal)
         checked = validate_box(box, pair.size)
         self._initialize(pair, checked)
+        self.image_size = pair.size
         self._initialized = True
         self.frame_index = 0
 
@@ -60,11 +66,15 @@ class Tracker(ABC):
 
         Raises:
             RuntimeError: called before :meth:`initialize`.
-            ValueError: bad images.
+            ValueError: bad images, or a size other than at initialisation.
         """
         if not self._initialized:
             raise RuntimeError("track() called before initialize()")
         pair = validate_pair(rgb, thermal)
+        if pair.size != self.image_size:
+            raise ValueError(
+                f"image size changed from {self.image_size[0]}x{self.image_size[1]} at "
+                f"initialisation to {pair.size[0]}x{pair.size[1]}; initialise again")
         self.frame_index += 1
         return self._track(pair)
 

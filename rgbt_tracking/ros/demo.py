@@ -88,6 +88,15 @@ class _DetectionCollector:
         self.received = threading.Event()
         self.last_arrival: Dict[int, float] = {}
         node.create_subscription(Detection2DArray, DETECTIONS_TOPIC, self._on_detections, 50)
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        self.diagnostics: Dict[str, str] = {}
+        node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+
+    def _on_diagnostics(self, msg: Any) -> None:
+        for status in msg.status:
+            if status.name.startswith("tracker_node"):
+                self.diagnostics = {kv.key: kv.value for kv in status.values}
 
     def _on_detections(self, msg: Any) -> None:
         stamp = self._stamp(msg.header.stamp)
@@ -105,6 +114,7 @@ def run_demo(out_dir: Path, num_frames: int = 300, seed: int = 0, tracker: str =
              startup_timeout: float = 60.0) -> Dict[str, Any]:
     """Run the whole demo; returns the metrics dictionary written to ``metrics.json``."""
     configure_transport()
+    build_tracker(tracker, fusion=fusion)  # a bad name fails here, not in the child process
     out_dir = unused_output_dir(Path(out_dir), overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"[demo] output folder: {out_dir}")
@@ -113,10 +123,12 @@ def run_demo(out_dir: Path, num_frames: int = 300, seed: int = 0, tracker: str =
     sequence = generate_sequence(SyntheticConfig(num_frames=num_frames, seed=seed))
     stamps_ns = [int(round(s * 1e9)) for s in sequence.stamps]
     bag_path = out_dir / "input_bag"
-    if bag_path.exists() and overwrite:
+    if overwrite:
         import shutil
 
-        shutil.rmtree(bag_path)
+        for previous in (bag_path, out_dir / "detections_bag"):
+            if previous.exists():
+                shutil.rmtree(previous)
     write_rgbt_bag(bag_path, zip(stamps_ns, sequence.rgb, sequence.thermal),
                    rgb_topic=RGB_TOPIC, thermal_topic=THERMAL_TOPIC)
     print(f"[demo] generated {len(stamps_ns)} RGB-T frames "
@@ -131,8 +143,8 @@ def run_demo(out_dir: Path, num_frames: int = 300, seed: int = 0, tracker: str =
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
                                    env=subprocess_env())
         try:
-            collected = _replay_and_record(out_dir, sequence, stamps_ns, bag_path, process,
-                                           startup_timeout)
+            collected, diagnostics = _replay_and_record(out_dir, sequence, stamps_ns, bag_path,
+                                                        process, startup_timeout)
         finally:
             process.terminate()
             try:
@@ -140,14 +152,16 @@ def run_demo(out_dir: Path, num_frames: int = 300, seed: int = 0, tracker: str =
             except subprocess.TimeoutExpired:
                 process.kill()
     print(f"[demo] node log: {node_log}")
-    return _score_and_report(out_dir, sequence, stamps_ns, collected, tracker, fusion)
+    return _score_and_report(out_dir, sequence, stamps_ns, collected, tracker, fusion,
+                             diagnostics)
 
 
 def _replay_and_record(out_dir: Path, sequence: SyntheticSequence, stamps_ns: Sequence[int],
                        bag_path: Path, process: subprocess.Popen, startup_timeout: float
-                       ) -> Dict[int, Tuple[Optional[Tuple[float, ...]], float]]:
+                       ) -> Tuple[Dict[int, Tuple[Optional[Tuple[float, ...]], float]],
+                                  Dict[str, str]]:
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from vision_msgs.msg import Detection2D
 
     from rgbt_tracking.ros.bag_player import BagPlayer, TopicRecorder
@@ -156,7 +170,7 @@ def _replay_and_record(out_dir: Path, sequence: SyntheticSequence, stamps_ns: Se
     context = rclpy.Context()
     rclpy.init(args=[], context=context)
     node = rclpy.create_node("rgbt_demo_player", context=context)
-    executor = MultiThreadedExecutor(num_threads=2, context=context)
+    executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
@@ -196,9 +210,15 @@ def _replay_and_record(out_dir: Path, sequence: SyntheticSequence, stamps_ns: Se
         quiet_deadline = time.monotonic() + 5.0
         while last not in collector.by_stamp and time.monotonic() < quiet_deadline:
             time.sleep(0.05)
+        time.sleep(1.2)  # one more diagnostics period
         print(f"[demo] replay took {time.monotonic() - replay_started:.1f} s; "
               f"received detections for {len(collector.by_stamp)} of {len(stamps_ns)} frames")
-        return dict(collector.by_stamp)
+        diagnostics = collector.diagnostics
+        if diagnostics:
+            print(f"[demo] tracker_node: {diagnostics.get('frames_tracked')} pairs tracked, "
+                  f"{diagnostics.get('pairs_skipped_busy')} skipped while busy, "
+                  f"{diagnostics.get('track_time_ms')} ms per frame")
+        return dict(collector.by_stamp), diagnostics
     finally:
         if recorder is not None:
             recorder.close()
@@ -209,7 +229,8 @@ def _replay_and_record(out_dir: Path, sequence: SyntheticSequence, stamps_ns: Se
 
 def _score_and_report(out_dir: Path, sequence: SyntheticSequence, stamps_ns: Sequence[int],
                       collected: Dict[int, Tuple[Optional[Tuple[float, ...]], float]],
-                      tracker: str, fusion: str) -> Dict[str, Any]:
+                      tracker: str, fusion: str, diagnostics: Dict[str, str]
+                      ) -> Dict[str, Any]:
     gt = np.asarray(sequence.boxes, dtype=np.float64)
     per_frame: List[Optional[Tuple[float, ...]]] = [tuple(gt[0])]
     states = ["tracking"]
@@ -225,7 +246,8 @@ def _score_and_report(out_dir: Path, sequence: SyntheticSequence, stamps_ns: Seq
     metrics: Dict[str, Any] = {"sequence": {"frames": len(gt), "seed": sequence.config.seed,
                                             "events": {k: list(v) for k, v in
                                                        sequence.events.items()}},
-                               "node_frames_without_detection": missing, "runs": {}}
+                               "node_frames_without_detection": missing,
+                               "node_diagnostics": diagnostics, "runs": {}}
     for name, boxes in runs.items():
         metrics["runs"][name] = evaluate_sequence(boxes, gt)
     write_results(out_dir / "results_node.txt", node_boxes)

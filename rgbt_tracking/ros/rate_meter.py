@@ -37,7 +37,9 @@ class RateMeter:
             self._trim(now)
             if len(self._times) < 2:
                 return 0.0
-            span = self._times[-1] - self._times[0]
+            # Measured up to now, not to the last event, so a stream that stops decays
+            # towards 0 instead of reporting its old rate for a whole window.
+            span = max(self._times[-1] - self._times[0], now - self._times[0])
             return (len(self._times) - 1) / span if span > 0 else 0.0
 
     def _trim(self, now: float) -> None:

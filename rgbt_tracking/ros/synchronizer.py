@@ -501,6 +501,11 @@ class PairHistory(Generic[T]):
                 del self._stamps[0]
                 del self._items[0]
 
+    def newest_stamp(self) -> Optional[float]:
+        """The largest stamp held, or None when empty."""
+        with self._lock:
+            return self._stamps[-1] if self._stamps else None
+
     def nearest(self, stamp: float,
                 max_distance: Optional[float] = None) -> Optional[Tuple[float, T]]:
         """The (stamp, item) whose stamp is closest to ``stamp``; ties go to the older.

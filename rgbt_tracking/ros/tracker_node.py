@@ -13,9 +13,10 @@ frame it was computed from (the thermal frame's in thermal-only mode).
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Tuple
 
 import cv2
@@ -29,7 +30,9 @@ configure_transport()  # before rclpy creates a DDS participant in this process
 import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
 from rclpy.event_handler import SubscriptionEventCallbacks  # noqa: E402
+from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
 from rclpy.executors import ExternalShutdownException  # noqa: E402
+from rclpy.exceptions import ParameterException  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -65,10 +68,15 @@ STATE_LEVEL = {"tracking": DiagnosticStatus.OK, "uncertain": DiagnosticStatus.WA
                "lost": DiagnosticStatus.WARN, "idle": DiagnosticStatus.OK}
 
 
+INIT_STAMP_TOLERANCE = 0.02   # s: a buffered pair this close to an ~/init stamp is that frame
+INIT_WAIT = 2.0               # s: how long an ~/init request waits for its frame to arrive
+
+
 @dataclass
 class _InitRequest:
     box: Tuple[float, float, float, float]
     stamp: Optional[float]  # seconds; None: the next pair
+    received: float = field(default_factory=time.monotonic)
 
 
 class TrackerNode(Node):
@@ -106,7 +114,11 @@ class TrackerNode(Node):
         self._lock = threading.Lock()
         self._pending_init: Optional[_InitRequest] = None
         self._reset_requested = False
-        init_box = [float(v) for v in get("init_box")]
+        try:
+            init_box = [float(v) for v in (get("init_box") or [])]
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"parameter 'init_box' must be 4 numbers x y w h, got "
+                             f"{get('init_box')!r}") from exc
         if len(init_box) == 4 and init_box[2] > 0 and init_box[3] > 0:
             self._pending_init = _InitRequest(tuple(init_box), None)  # type: ignore[arg-type]
         self._default_init = self._pending_init
@@ -155,13 +167,17 @@ class TrackerNode(Node):
         defaults = {
             "tracker": "dcf", "device": "cpu", "tracker_params": "{}",
             "modalities": "rgb_thermal", "sync_slop": 0.02, "sync_queue_size": 10,
-            "init_box": [0.0, 0.0, 0.0, 0.0], "init_history_size": 60, "class_id": "target",
+            "init_box": [0.0, 0.0, 0.0, 0.0], "init_history_size": 30, "class_id": "target",
             "publish_response": True, "publish_debug_image": False,
             "rgb_qos": "reliable", "thermal_qos": "reliable", "qos_depth": 5,
             "diagnostics_period": 1.0, "cpu_threads": 1,
         }
         for name, value in defaults.items():
-            self.declare_parameter(name, value)
+            if name == "init_box":
+                # Dynamic typing: `-p init_box:=[10,20,30,40]` (integers) is accepted too.
+                self.declare_parameter(name, value, ParameterDescriptor(dynamic_typing=True))
+            else:
+                self.declare_parameter(name, value)
 
     def _qos_events(self, topic: str) -> SubscriptionEventCallbacks:
         def incompatible(event: Any) -> None:
@@ -226,7 +242,7 @@ class TrackerNode(Node):
         try:
             box = validate_box(bbox_to_box(msg.bbox), name="~/init bbox")
         except ValueError as exc:
-            self.errors.record("~/init: invalid box", str(exc))
+            self.errors.record(f"~/init: invalid box: {exc}")
             return
         stamp = stamp_to_seconds(msg.header.stamp)
         with self._lock:
@@ -248,23 +264,39 @@ class TrackerNode(Node):
     def _work(self) -> None:
         while self._running:
             if not self._wake.wait(timeout=0.1):
+                self._retry_waiting_init()
                 continue
             self._wake.clear()
-            with self._lock:
-                init = self._pending_init
-                reset = self._reset_requested
-                self._reset_requested = False
-            if reset:
-                self.tracker = build_tracker(self.tracker_name, device=self.tracker.device,
-                                             params=self.tracker.params)
-                self.state = "idle"
-            pair = self.slot.take()
-            if init is not None:
-                self._initialize(init, pair)
-                continue
-            if pair is None or not self.tracker.initialized:
-                continue
-            self._track(pair)
+            try:
+                self._step()
+            except Exception as exc:  # noqa: BLE001 - the node must outlive any one frame
+                # Anything the input checks did not foresee (a torch or OpenCV error, CUDA
+                # out of memory): count it, report it, and carry on with the next pair.
+                self.errors.record(f"tracker error: {type(exc).__name__}: {exc}")
+                self.state = "error"
+
+    def _step(self) -> None:
+        with self._lock:
+            init = self._pending_init
+            reset = self._reset_requested
+            self._reset_requested = False
+        if reset:
+            self.tracker.reset()
+            self.state = "idle"
+        pair = self.slot.take()
+        if init is not None:
+            self._initialize(init, pair)
+            return
+        if pair is None or not self.tracker.initialized:
+            return
+        self._track(pair)
+
+    def _retry_waiting_init(self) -> None:
+        """An init request waiting for its frame is settled once it has waited too long."""
+        with self._lock:
+            waiting = self._pending_init is not None and self._pending_init.stamp is not None
+        if waiting:
+            self._wake.set()
 
     def _convert(self, pair: Tuple[Optional[Image], Optional[Image]]
                  ) -> Optional[Tuple[Optional[np.ndarray], Optional[np.ndarray]]]:
@@ -285,10 +317,26 @@ class TrackerNode(Node):
 
     def _initialize(self, request: _InitRequest,
                     newest: Optional[Tuple[Optional[Image], Optional[Image]]]) -> None:
+        """Start tracking on the pair the request refers to.
+
+        A request with a stamp uses the buffered pair nearest to it when one is within
+        ``INIT_STAMP_TOLERANCE``; a stamp newer than every buffered pair waits for its frame;
+        after ``INIT_WAIT`` seconds the nearest pair is used (and a warning says so). A
+        request without a stamp (or stamp 0) uses the next pair.
+        """
         pair = newest
         if request.stamp is not None:
             found = self.history.nearest(request.stamp)
-            if found is not None:
+            newest_stamp = self.history.newest_stamp()
+            waited = time.monotonic() - request.received
+            if found is not None and abs(found[0] - request.stamp) <= INIT_STAMP_TOLERANCE:
+                pair = found[1]
+            elif (newest_stamp is None or request.stamp > newest_stamp) and waited < INIT_WAIT:
+                return  # its frame has not arrived yet
+            elif found is not None:
+                self.errors.record(
+                    "~/init: no buffered frame has the requested stamp; used the nearest",
+                    f"requested {request.stamp:.3f} s, nearest {found[0]:.3f} s")
                 pair = found[1]
         if pair is None:
             return  # keep the request until a pair arrives
@@ -301,7 +349,7 @@ class TrackerNode(Node):
         try:
             self.tracker.initialize(images[0], images[1], request.box)
         except ValueError as exc:
-            self.errors.record("initialisation failed", str(exc))
+            self.errors.record(f"initialisation failed: {exc}")
             return
         self.state = "tracking"
         self.get_logger().info(f"tracking started at box {request.box}")
@@ -354,6 +402,8 @@ class TrackerNode(Node):
             "score": f"{self.last_score:.3f}",
             "rgb_rate_hz": f"{self.rgb_rate.rate():.2f}",
             "thermal_rate_hz": f"{self.thermal_rate.rate():.2f}",
+            "rgb_received": str(self.rgb_rate.count),
+            "thermal_received": str(self.thermal_rate.count),
             "tracking_rate_hz": f"{self.track_rate.rate():.2f}",
             "track_time_ms": f"{self.last_track_ms:.2f}",
             "frames_tracked": str(self.frames_tracked),
@@ -431,6 +481,11 @@ def main(args: Optional[Sequence[str]] = None) -> None:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except (ValueError, FileNotFoundError, ParameterException) as exc:
+        # A configuration error (bad parameter, unknown tracker, missing preset): say what
+        # is wrong, without a traceback, and exit non-zero.
+        print(f"tracker_node: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     finally:
         if node is not None:
             node.destroy_node()

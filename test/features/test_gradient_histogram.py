@@ -21,14 +21,17 @@ def test_gradients_of_a_ramp():
     assert torch.allclose(gy[0, 0, 4:-4, 4:-4], torch.zeros(24, 24), atol=1e-6)
 
 
-@pytest.mark.parametrize("angle, expected_bin", [(0.0, 0), (math.pi / 2, 4), (math.pi, 0),
-                                                 (2 * math.pi / 9 + math.pi / 18, 2)])
+@pytest.mark.parametrize("angle, expected_bin", [(0.0, 0), (4 * math.pi / 9, 4), (math.pi, 0),
+                                                 (2 * math.pi / 9, 2), (-math.pi / 9, 8)])
 def test_votes_land_in_the_orientation_bin(angle, expected_bin):
-    # Bin k covers [k*pi/9, (k+1)*pi/9); its centre is (k + 0.5) * pi / 9. Unsigned: angle
-    # and angle + pi vote alike.
-    hist = gradient_histogram(ramp(angle + math.pi / 18), cell_size=4)
+    # Bin k covers [k*pi/9, (k+1)*pi/9); its centre is k*pi/9 + pi/18, where the ramp points.
+    # Unsigned: angle and angle + pi vote alike.
+    # clip=1 keeps the normalised votes unsaturated, so the winning bin is unique.
+    hist = gradient_histogram(ramp(angle + math.pi / 18), cell_size=4, clip=1.0)
     interior = hist[0, :, 2:-2, 2:-2].mean(dim=(1, 2))
+    ranked = torch.sort(interior, descending=True).values
     assert int(interior.argmax()) == expected_bin
+    assert float(ranked[0]) > 2.0 * float(ranked[1])
 
 
 def test_shape_and_range():

@@ -200,13 +200,11 @@ def test_to_thermal():
         to_thermal(grey, "mono16")
 
 
-def test_full_hd_rgb_conversion_is_fast():
+def test_full_hd_rgb_round_trip_is_exact_and_reading_copies_nothing():
+    # Speed figures live in benchmarks/bench_image_conversion.py; here the behaviour behind
+    # them: the message -> array direction is a view on the message's buffer.
     array = RNG.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
-    numpy_to_image(array, "rgb8")  # warm up allocations
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        back = image_to_numpy(numpy_to_image(array, "rgb8"))
-        times.append(time.perf_counter() - start)
+    msg = numpy_to_image(array, "rgb8")
+    back = image_to_numpy(msg)
     np.testing.assert_array_equal(back, array)
-    assert min(times) < 0.02, f"1920x1080 rgb8 round trip took {min(times) * 1e3:.1f} ms"
+    assert np.shares_memory(back, np.frombuffer(msg.data, dtype=np.uint8))

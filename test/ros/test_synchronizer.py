@@ -214,10 +214,12 @@ def test_callback_may_feed_the_synchronizer_without_deadlock():
 
 def test_slow_callback_does_not_block_other_threads():
     release = threading.Event()
+    entered = threading.Event()
     delivered = []
 
     def callback(msg_a, msg_b, info):
         if msg_a == 0:
+            entered.set()
             release.wait(timeout=10.0)  # a slow tracker step
         delivered.append(msg_a)
 
@@ -225,14 +227,14 @@ def test_slow_callback_does_not_block_other_threads():
     sync.add_a(0, 1.0)
     slow = threading.Thread(target=sync.add_b, args=(0, 1.0), daemon=True)
     slow.start()
-    time.sleep(0.05)  # the slow thread is now inside the callback
+    assert entered.wait(timeout=5.0)  # the slow thread is now inside the callback
     start = time.perf_counter()
     for k in range(1, 4):
         sync.add_a(k, 1.0 + k)
         sync.add_b(k, 1.0 + k)
     elapsed = time.perf_counter() - start
     assert sync.stats.pairs == 4  # matched while the callback was still running
-    assert elapsed < 0.5
+    assert elapsed < 5.0   # a blocked add_* would wait for release (10 s)
     assert delivered == []
     release.set()
     slow.join(timeout=5.0)

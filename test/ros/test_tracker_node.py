@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
@@ -63,7 +63,7 @@ class Harness:
                                     self.responses, 50)
         self.io.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics, 50)
         self.reset_client = self.io.create_client(Trigger, f"/{prefix}/tracker_node/reset")
-        self.executor = MultiThreadedExecutor(num_threads=3, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.executor.add_node(self.io)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -76,7 +76,7 @@ class Harness:
     def publish(self, index: int, rgb, thermal, rgb_encoding="rgb8",
                 thermal_encoding="mono8") -> int:
         ns = T0 + index * PERIOD_NS
-        time.sleep(0.03)  # camera pace: the node's sensor-data QoS is best effort, depth 5
+        time.sleep(0.03)  # camera pace: keep-last 5 on the node side
         if rgb is not None:
             self.rgb_pub.publish(image_msg(rgb, rgb_encoding, ns, "camera_rgb"))
         if thermal is not None:
@@ -97,6 +97,9 @@ class Harness:
                 if status.name.startswith("tracker_node"):
                     return {kv.key: kv.value for kv in status.values}
         return {}
+
+    def wait_for_diagnostics_count(self, key: str, at_least: int, timeout: float = 5.0) -> bool:
+        return wait_for(lambda: int(self.latest_diagnostics().get(key, 0)) >= at_least, timeout)
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=2.0)
@@ -158,7 +161,7 @@ def test_bad_messages_are_counted_and_the_node_keeps_tracking(bus, harness_facto
     h.rgb_pub.publish(bad_step)
     h.thermal_pub.publish(image_msg(thermal, "mono8", T0 + 3 * PERIOD_NS, "camera_thermal"))
     h.publish(4, rgb, thermal[:-6])                              # sizes differ
-    h.publish(5, rgb[:, :, 0].copy(), thermal, rgb_encoding="mono8")  # grey as RGB works
+    h.publish(5, rgb[:, :, 0].copy(), thermal, rgb_encoding="mono8")  # grey camera: accepted
     for index in range(6, 12):
         last = h.publish(index, *frames[index])
     msg = h.wait_detection(last)
@@ -182,6 +185,12 @@ def test_init_topic_uses_the_buffered_frame_with_that_stamp(bus, harness_factory
     fill_bbox(init.bbox, tuple(boxes[0]))
     h.init_pub.publish(init)
     assert wait_for(lambda: h.latest_diagnostics().get("state") == "tracking", 3.0)
+    # The node started on the frame with that stamp (its output is the given box), not on
+    # the newest buffered one.
+    first = h.wait_detection(stamps[0])
+    box, _ = detection_box(first.detections[0])
+    assert np.allclose(box, boxes[0], atol=1e-6)
+    assert not any(s in h.detections_by_stamp() for s in stamps[1:])
     for index in range(6, 21):
         last = h.publish(index, *frames[index])
         h.wait_detection(last)
@@ -205,7 +214,11 @@ def test_reset_service_stops_tracking_until_a_new_init(bus, harness_factory):
     count = len(h.detections)
     for index in range(2, 6):
         h.publish(index, *frames[index])
-    assert not wait_for(lambda: len(h.detections) > count, 0.5)
+    assert h.wait_for_diagnostics_count("pairs_synchronised", 6)
+    assert len(h.detections) == count         # idle: pairs arrive, nothing is tracked
+    h.init_pub.publish(init)                  # a new init resumes tracking
+    h.publish(6, *frames[6])
+    h.wait_detection(h.publish(7, *frames[7]))
 
 
 def test_lost_target_publishes_an_empty_array(bus, harness_factory):

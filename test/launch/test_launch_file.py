@@ -1,0 +1,51 @@
+"""launch/tracker.launch.py: `launch`/`launch_ros` have no PyPI wheels, so the file is checked
+statically against what the node and setup.py provide (it runs on a robot with apt ROS)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+LAUNCH = REPO / "launch" / "tracker.launch.py"
+
+
+def _calls(tree: ast.AST, name: str):
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and getattr(n.func, "id", getattr(n.func, "attr", None)) == name]
+
+
+def test_launch_file_declares_the_documented_arguments():
+    tree = ast.parse(LAUNCH.read_text())
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description"
+               for n in tree.body)
+    declared = {c.args[0].value for c in _calls(tree, "DeclareLaunchArgument")}
+    assert {"tracker", "tracker_params", "params_file", "rgb_topic", "thermal_topic",
+            "device"} <= declared
+    used = {c.args[0].value for c in _calls(tree, "LaunchConfiguration")}
+    assert used <= declared, f"LaunchConfiguration of undeclared arguments: {used - declared}"
+
+
+def test_launch_file_starts_the_installed_executable_with_the_node_topics():
+    tree = ast.parse(LAUNCH.read_text())
+    node = _calls(tree, "Node")[0]
+    keywords = {k.arg: k.value for k in node.keywords}
+    assert keywords["package"].value == "rgbt_tracking"
+    executable = keywords["executable"].value
+    setup = (REPO / "setup.py").read_text()
+    assert f"{executable} = rgbt_tracking." in setup
+    remapped = {t.elts[0].value for t in keywords["remappings"].elts}
+    assert remapped == {"rgb/image", "thermal/image"}
+    node_name = keywords["name"].value
+    params = yaml.safe_load((REPO / "config" / "tracker.yaml").read_text())
+    assert node_name in params and "ros__parameters" in params[node_name]
+
+
+def test_parameter_file_matches_the_node_declarations():
+    from rgbt_tracking.ros import tracker_node
+
+    source = Path(tracker_node.__file__).read_text()
+    params = yaml.safe_load((REPO / "config" / "tracker.yaml").read_text())
+    for name in params["tracker_node"]["ros__parameters"]:
+        assert f'"{name}"' in source, f"config/tracker.yaml sets undeclared parameter {name}"

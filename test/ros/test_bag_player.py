@@ -1,0 +1,70 @@
+"""BagPlayer and TopicRecorder over DDS with a real mcap bag."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from sensor_msgs.msg import Image
+
+from rgbt_tracking.data.bag_io import read_bag_messages, write_rgbt_bag
+from rgbt_tracking.ros.bag_player import BagPlayer, TopicRecorder, bag_topics, message_class
+
+from ros_helpers import wait_for
+
+
+def test_play_into_a_recorder_keeps_every_message(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = [(1_000_000_000 + i * 50_000_000, rng.integers(0, 255, (48, 64, 3), np.uint8),
+               rng.integers(0, 255, (48, 64), np.uint8)) for i in range(10)]
+    source = tmp_path / "source"
+    write_rgbt_bag(source, frames, rgb_topic="/bp/rgb", thermal_topic="/bp/thermal")
+    assert sorted(t for t, _, _ in bag_topics(source)) == ["/bp/rgb", "/bp/thermal"]
+
+    context = rclpy.Context()
+    rclpy.init(args=[], context=context)
+    node = rclpy.create_node("bag_player_test", context=context)
+    executor = MultiThreadedExecutor(num_threads=2, context=context)
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    recorder = TopicRecorder(node, tmp_path / "copy", {"/bp/rgb": "sensor_msgs/msg/Image"})
+    try:
+        player = BagPlayer(node, source, rate=2.0)
+        assert player.wait_for_subscribers(5.0) is False   # nobody listens to /bp/thermal
+        assert player.play() == 20
+        assert wait_for(lambda: recorder.count == 10, 5.0)
+    finally:
+        recorder.close()
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+    copied = [msg for _, _, msg in read_bag_messages(tmp_path / "copy")]
+    assert len(copied) == 10
+    assert [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in copied] == \
+        [f[0] for f in frames]
+    assert bytes(copied[3].data) == frames[3][1].tobytes()
+
+
+def test_recorder_refuses_an_existing_bag_and_player_a_missing_one(tmp_path):
+    context = rclpy.Context()
+    rclpy.init(args=[], context=context)
+    node = rclpy.create_node("bag_errors_test", context=context)
+    try:
+        (tmp_path / "taken").mkdir()
+        with pytest.raises(FileExistsError, match="taken"):
+            TopicRecorder(node, tmp_path / "taken", {"/x": "sensor_msgs/msg/Image"})
+        with pytest.raises(FileNotFoundError, match="nowhere"):
+            BagPlayer(node, tmp_path / "nowhere")
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+def test_message_class_lookup():
+    assert message_class("sensor_msgs/msg/Image") is Image
+    with pytest.raises(ValueError, match="pkg/msg/Name"):
+        message_class("sensor_msgs/Image")
+    with pytest.raises(ValueError, match="not installed"):
+        message_class("no_such_pkg/msg/Thing")
