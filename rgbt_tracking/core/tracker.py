@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
+import torch
 
 from rgbt_tracking.core.box import BoxTuple, validate_box
 from rgbt_tracking.core.images import ImagePair, validate_pair
@@ -56,7 +57,8 @@ class Tracker(ABC):
         """
         pair = validate_pair(rgb, thermal)
         checked = validate_box(box, pair.size)
-        self._initialize(pair, checked)
+        with torch.inference_mode():
+            self._initialize(pair, checked)
         self.image_size = pair.size
         self._initialized = True
         self.frame_index = 0
@@ -76,7 +78,8 @@ class Tracker(ABC):
                 f"image size changed from {self.image_size[0]}x{self.image_size[1]} at "
                 f"initialisation to {pair.size[0]}x{pair.size[1]}; initialise again")
         self.frame_index += 1
-        return self._track(pair)
+        with torch.inference_mode():
+            return self._track(pair)
 
     @abstractmethod
     def _initialize(self, pair: ImagePair, box: BoxTuple) -> None:

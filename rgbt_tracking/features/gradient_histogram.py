@@ -64,8 +64,9 @@ def gradient_histogram(images: torch.Tensor, cell_size: int = 4, num_bins: int =
     lower_bin = lower.long() % num_bins
     upper_bin = (lower_bin + 1) % num_bins
     votes = torch.zeros(batch, num_bins, height, width, dtype=images.dtype, device=images.device)
-    votes.scatter_add_(1, lower_bin.unsqueeze(1), (magnitude * (1.0 - upper_weight)).unsqueeze(1))
-    votes.scatter_add_(1, upper_bin.unsqueeze(1), (magnitude * upper_weight).unsqueeze(1))
+    upper_votes = magnitude * upper_weight
+    votes.scatter_add_(1, torch.stack([lower_bin, upper_bin], dim=1),
+                       torch.stack([magnitude - upper_votes, upper_votes], dim=1))
     cells = F.avg_pool2d(votes, cell_size) * (cell_size * cell_size)
     # Block normalisation: energy of the 3x3-cell neighbourhood of each cell.
     energy = F.avg_pool2d(cells.pow(2).sum(1, keepdim=True), 3, stride=1, padding=1,

@@ -19,7 +19,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
-from rgbt_tracking.features.feature_set import FeatureSet
+from rgbt_tracking.features.feature_set import FeatureSet, Patches
 from rgbt_tracking.trackers.dcf.correlation_filter import CorrelationFilter
 
 FUSION_LEVELS = ("pixel", "feature", "response")
@@ -44,11 +44,11 @@ class Branch:
     feature_sets: Dict[str, FeatureSet]
     filter: Optional[CorrelationFilter] = None
 
-    def features(self, patches: Mapping[str, Optional[torch.Tensor]]) -> Optional[torch.Tensor]:
+    def features(self, patches: Mapping[str, Optional[Patches]]) -> Optional[torch.Tensor]:
         """Features of a batch of patches.
 
         Args:
-            patches: modality -> (S, C, H, W) float in [0, 1], or None when missing.
+            patches: modality -> (S, C, H, W) patches in [0, 1], or None when missing.
 
         Returns:
             (S, D, H / cell, W / cell), or None when none of this branch's modalities is
@@ -58,17 +58,19 @@ class Branch:
         present = [m for m in self.modalities if patches.get(m) is not None]
         if not present:
             return None
-        reference = patches[present[0]]
-        assert reference is not None
+        first = patches[present[0]]
+        assert first is not None
+        reference = first.images
         filled = []
         for modality in self.modalities:
             patch = patches.get(modality)
             if patch is None:
                 shape = (reference.shape[0], MODALITY_CHANNELS[modality]) + reference.shape[2:]
-                patch = torch.zeros(shape, dtype=reference.dtype, device=reference.device)
+                patch = Patches(torch.zeros(shape, dtype=reference.dtype,
+                                            device=reference.device))
             filled.append(patch)
         if "pixel" in self.feature_sets:
-            return self.feature_sets["pixel"](torch.cat(filled, dim=1))
+            return self.feature_sets["pixel"](torch.cat([p.images for p in filled], dim=1))
         return torch.cat([self.feature_sets[m](p) for m, p in zip(self.modalities, filled)],
                          dim=1)
 

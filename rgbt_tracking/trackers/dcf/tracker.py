@@ -18,6 +18,7 @@ from rgbt_tracking.core.box import BoxTuple, box_center, box_from_center
 from rgbt_tracking.core.images import ImagePair
 from rgbt_tracking.core.result import TrackResult
 from rgbt_tracking.core.tracker import Tracker
+from rgbt_tracking.features.feature_set import Patches, share_grey_gradient_histograms
 from rgbt_tracking.trackers.dcf.correlation_filter import (
     CorrelationFilter,
     peak_to_sidelobe_ratio,
@@ -99,18 +100,20 @@ class DCFTracker(Tracker):
 
     # -- sampling -------------------------------------------------------------------------
     def _patches(self, pair: ImagePair, center: Tuple[float, float],
-                 scales: List[float]) -> Dict[str, Optional[torch.Tensor]]:
+                 scales: List[float]) -> Dict[str, Optional[Patches]]:
         """Modality -> (S, C, H, W) float patches in [0, 1] on the tracker's device."""
         window = (self.base_window[0] * self.scale, self.base_window[1] * self.scale)
         out: Dict[str, Optional[torch.Tensor]] = {"rgb": None, "thermal": None}
         if pair.rgb is not None and "rgb" in self.modalities:
             stack = sample_scales(pair.rgb, center, window, scales, self.patch_size)
             tensor = torch.from_numpy(stack).to(self.device).permute(0, 3, 1, 2)
-            out["rgb"] = tensor.float() * (1.0 / 255.0)
+            out["rgb"] = Patches(tensor.float() * (1.0 / 255.0))
         if pair.thermal is not None and "thermal" in self.modalities:
             stack = sample_scales(pair.thermal, center, window, scales, self.patch_size)
             unit = pair.thermal_to_unit(stack)
-            out["thermal"] = torch.from_numpy(unit).to(self.device).unsqueeze(1)
+            out["thermal"] = Patches(torch.from_numpy(unit).to(self.device).unsqueeze(1))
+        share_grey_gradient_histograms([p for p in out.values() if p is not None],
+                                       self.cell_size)
         return out
 
     # -- Tracker interface ----------------------------------------------------------------
@@ -137,6 +140,7 @@ class DCFTracker(Tracker):
         # peak on its own training sample is higher than on any later frame).
         self.mean_peak = 0.0
         self.peak_samples = 0
+        self.confident_frames = 0
 
     def _track(self, pair: ImagePair) -> TrackResult:
         # Search where a constant-velocity model puts the target (image-plane motion of the
@@ -187,7 +191,9 @@ class DCFTracker(Tracker):
             self.peak_samples += 1
             momentum = max(float(self.params["peak_momentum"]), 1.0 / self.peak_samples)
             self.mean_peak = (1.0 - momentum) * self.mean_peak + momentum * peak
-            self._update_model(pair, psrs)
+            self.confident_frames += 1
+            if self.confident_frames % int(self.params["update_interval"]) == 0:
+                self._update_model(pair, psrs)
         self.last_state = state
         info = {"psr": psr, "scale": self.scale, "peak_ratio": peak / max(self.mean_peak, 1e-9),
                 "velocity_x": self.velocity[0], "velocity_y": self.velocity[1]}
@@ -228,7 +234,7 @@ class DCFTracker(Tracker):
                 decay = 0.0
             self.velocity = (self.velocity[0] * decay, self.velocity[1] * decay)
 
-    def _missing_fused_modality(self, patches: Mapping[str, Optional[torch.Tensor]]) -> bool:
+    def _missing_fused_modality(self, patches: Mapping[str, Optional[Patches]]) -> bool:
         """True when a pixel/feature branch ran with a modality replaced by zeros."""
         return any(len(b.modalities) > 1 and any(patches.get(m) is None for m in b.modalities)
                    for b in self.branches)
@@ -236,7 +242,11 @@ class DCFTracker(Tracker):
     def _update_model(self, pair: ImagePair, psrs: Mapping[str, float]) -> None:
         """Blend a sample at the new box into each confident branch's filter (DSST Eq. 5)."""
         patches = self._patches(pair, self.center, [1.0])
-        learning_rate = float(self.params["learning_rate"])
+        # One update every `update_interval` confident frames (ECO's sparse updating,
+        # Danelljan et al. CVPR 2017), with the rate compounded so that the model's memory
+        # in frames stays that of `learning_rate` per frame.
+        interval = int(self.params["update_interval"])
+        learning_rate = 1.0 - (1.0 - float(self.params["learning_rate"])) ** interval
         threshold = float(self.params["branch_update_psr"])
         for branch in self.branches:
             if psrs.get(branch.name, 0.0) < threshold:
