@@ -44,19 +44,28 @@ def find_config_file(relative: str) -> Path:
     raise FileNotFoundError(f"config file '{relative}' not found; searched: {', '.join(searched)}")
 
 
-def load_yaml(path: Path | str) -> Dict[str, Any]:
-    """Read a YAML mapping; a clear error names the file when it is not a mapping."""
-    path = Path(path)
-    with path.open("r", encoding="utf-8") as handle:
-        try:
-            data = yaml.safe_load(handle)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+def parse_yaml_mapping(text: str, source: str) -> Dict[str, Any]:
+    """A YAML mapping from text (empty text: {}).
+
+    Raises:
+        ValueError: invalid YAML or not a mapping; the message starts with ``source``.
+    """
+    try:
+        data = yaml.safe_load(text) if text else None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{source}: not valid YAML: {exc}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+        raise ValueError(f"{source}: expected a YAML mapping, got {type(data).__name__}: "
+                         f"{text!r}")
     return data
+
+
+def load_yaml(path: Path | str) -> Dict[str, Any]:
+    """Read a YAML mapping; a clear error names the file when it is not a mapping."""
+    path = Path(path)
+    return parse_yaml_mapping(path.read_text(encoding="utf-8"), str(path))
 
 
 def load_preset(name: str) -> Dict[str, Any]:

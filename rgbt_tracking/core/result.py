@@ -18,7 +18,8 @@ class TrackResult:
         box: (x, y, w, h) floats, top-left corner, pixels of the input images.
         score: confidence of the box; for ``dcf`` the fused peak response (about 0..1).
         state: "tracking", "uncertain" (weak response: the model is not updated) or
-            "lost" (no trustworthy peak: the box is the last good estimate).
+            "lost" (no trustworthy peak: the box is a prediction from the last good
+            estimates, e.g. ``dcf`` coasts it along its recent motion).
         response: 2-D float32 response map over the search region, or None.
         info: tracker-specific diagnostics (per-modality weights, peak-to-sidelobe ratio...).
     """

@@ -28,6 +28,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from rgbt_tracking.ros.detection_messages import detection_box, stamp_to_nanoseconds
 from rgbt_tracking.ros.image_conversion import image_to_numpy, numpy_to_image
 
 DEFAULT_RGB_TOPIC = "/camera/rgb/image"
@@ -111,11 +112,6 @@ def typestore_with_vision_msgs(store: Stores = Stores.ROS2_KILTED) -> Typestore:
         types.update(get_types_from_msg(text, name))
     typestore.register(types)
     return typestore
-
-
-def stamp_to_ns(stamp: Any) -> int:
-    """Nanoseconds of a ``builtin_interfaces/Time``-like object (``sec``, ``nanosec``)."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 def make_header(typestore: Typestore, stamp_ns: int, frame_id: str) -> Any:
@@ -426,7 +422,7 @@ def read_image_topic(path: Union[str, Path], topic: str) -> Iterator[BagImage]:
         ImageConversionError: a malformed image message, during iteration.
     """
     records = read_bag_messages(path, [topic])
-    return (BagImage(stamp_ns=stamp_to_ns(msg.header.stamp), image=image_to_numpy(msg),
+    return (BagImage(stamp_ns=stamp_to_nanoseconds(msg.header.stamp), image=image_to_numpy(msg),
                      encoding=str(msg.encoding), frame_id=str(msg.header.frame_id))
             for _, _, msg in records)
 
@@ -481,17 +477,11 @@ def detection_array_to_boxes(msg: Any) -> List[BoxRecord]:
     Returns:
         One :class:`BoxRecord` ``(stamp_ns, x, y, w, h, score)`` per detection, in order.
     """
-    array_ns = stamp_to_ns(msg.header.stamp)
+    array_ns = stamp_to_nanoseconds(msg.header.stamp)
     boxes: List[BoxRecord] = []
     for detection in msg.detections:
         header = getattr(detection, "header", None)
-        stamp_ns = stamp_to_ns(header.stamp) if header is not None else 0
-        centre = detection.bbox.center
-        position = getattr(centre, "position", centre)
-        w, h = float(detection.bbox.size_x), float(detection.bbox.size_y)
-        scores = [float(result.hypothesis.score) if hasattr(result, "hypothesis")
-                  else float(result.score) for result in detection.results]
-        boxes.append(BoxRecord(stamp_ns=stamp_ns or array_ns,
-                               x=float(position.x) - w / 2.0, y=float(position.y) - h / 2.0,
-                               w=w, h=h, score=max(scores) if scores else 0.0))
+        stamp_ns = stamp_to_nanoseconds(header.stamp) if header is not None else 0
+        box, score = detection_box(detection)
+        boxes.append(BoxRecord(stamp_ns or array_ns, *box, score=score))
     return boxes

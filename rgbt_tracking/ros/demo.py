@@ -24,15 +24,15 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from rgbt_tracking.api import build_tracker
-from rgbt_tracking.data.bag_io import write_rgbt_bag
+from rgbt_tracking.data.bag_io import DEFAULT_RGB_TOPIC, DEFAULT_THERMAL_TOPIC, write_rgbt_bag
 from rgbt_tracking.data.synthetic import SyntheticConfig, SyntheticSequence, generate_sequence
 from rgbt_tracking.eval.metrics import evaluate_sequence
 from rgbt_tracking.eval.plots import plot_success_precision, write_annotated_video
 from rgbt_tracking.eval.results import fill_missing_frames, write_results
 from rgbt_tracking.ros.environment import configure_transport, subprocess_env
 
-RGB_TOPIC = "/camera/rgb/image"
-THERMAL_TOPIC = "/camera/thermal/image"
+RGB_TOPIC = DEFAULT_RGB_TOPIC
+THERMAL_TOPIC = DEFAULT_THERMAL_TOPIC
 DETECTIONS_TOPIC = "/tracker_node/detections"
 INIT_TOPIC = "/tracker_node/init"
 

@@ -23,10 +23,14 @@ def fill_bbox(bbox: Any, box: BoxTuple) -> None:
 
 
 def bbox_to_box(bbox: Any) -> BoxTuple:
-    """(x, y, w, h) of a vision_msgs/BoundingBox2D (centre + size, rotation ignored)."""
+    """(x, y, w, h) of a vision_msgs/BoundingBox2D (centre + size, rotation ignored).
+
+    Works on rclpy and rosbags messages, and on the 3.x layout (``center.x`` instead of
+    ``center.position.x``).
+    """
     w, h = float(bbox.size_x), float(bbox.size_y)
-    return (float(bbox.center.position.x) - w / 2.0, float(bbox.center.position.y) - h / 2.0,
-            w, h)
+    centre = getattr(bbox.center, "position", bbox.center)
+    return (float(centre.x) - w / 2.0, float(centre.y) - h / 2.0, w, h)
 
 
 def result_to_detections(result: TrackResult | None, header: Any, array_type: type,
@@ -73,6 +77,8 @@ def stamp_to_nanoseconds(stamp: Any) -> int:
 
 
 def detection_box(detection: Any) -> Tuple[BoxTuple, float]:
-    """(box, score) of a vision_msgs/Detection2D; score 1 when it has no hypothesis."""
-    score = float(detection.results[0].hypothesis.score) if detection.results else 1.0
-    return bbox_to_box(detection.bbox), score
+    """(box, score) of a vision_msgs/Detection2D: the highest hypothesis score, 0.0 when it
+    has none (4.x ``results[i].hypothesis.score``; 3.x ``results[i].score``)."""
+    scores = [float(r.hypothesis.score) if hasattr(r, "hypothesis") else float(r.score)
+              for r in detection.results]
+    return bbox_to_box(detection.bbox), (max(scores) if scores else 0.0)

@@ -21,10 +21,11 @@ from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 from rgbt_tracking.core.config import find_config_file  # noqa: E402
+from rgbt_tracking.data.bag_io import DEFAULT_RGB_TOPIC, DEFAULT_THERMAL_TOPIC  # noqa: E402
 
 DEFAULT_REMAPPINGS = {
-    "rgb/image": "/camera/rgb/image",
-    "thermal/image": "/camera/thermal/image",
+    "rgb/image": DEFAULT_RGB_TOPIC,          # the launch file's rgb_topic default
+    "thermal/image": DEFAULT_THERMAL_TOPIC,  # the launch file's thermal_topic default
 }
 
 

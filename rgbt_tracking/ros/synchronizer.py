@@ -1,7 +1,7 @@
 """Approximate-time pairing of two message streams (RGB and thermal), in pure Python.
 
 No rclpy here: the node extracts each message's header stamp (seconds, see
-:func:`stamp_seconds`) and calls :meth:`ApproximatePairSynchronizer.add_a` /
+:func:`rgbt_tracking.ros.detection_messages.stamp_to_seconds`) and calls :meth:`ApproximatePairSynchronizer.add_a` /
 :meth:`~ApproximatePairSynchronizer.add_b` from its subscription callbacks, from any thread.
 
 Pairing rule
@@ -115,14 +115,6 @@ T = TypeVar("T")
 _A, _B = 0, 1
 _INTERVAL_WINDOW = 16
 _MIN_INTERVALS = 4
-
-
-def stamp_seconds(stamp: Any) -> float:
-    """Seconds of a ``builtin_interfaces/Time``-like object (``sec``, ``nanosec``).
-
-    Works on rclpy and rosbags messages: ``stamp_seconds(msg.header.stamp)``.
-    """
-    return int(stamp.sec) + int(stamp.nanosec) * 1e-9
 
 
 @dataclass(frozen=True)

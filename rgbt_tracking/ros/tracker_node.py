@@ -21,7 +21,6 @@ from typing import Any, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-import yaml
 
 from rgbt_tracking.ros.environment import configure_transport
 
@@ -40,6 +39,7 @@ from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithP
 
 from rgbt_tracking.api import build_tracker  # noqa: E402
 from rgbt_tracking.core.box import validate_box  # noqa: E402
+from rgbt_tracking.core.config import parse_yaml_mapping  # noqa: E402
 from rgbt_tracking.core.result import TrackResult  # noqa: E402
 from rgbt_tracking.core.tracker import Tracker  # noqa: E402
 from rgbt_tracking.ros.cause_counter import CauseCounter  # noqa: E402
@@ -91,7 +91,7 @@ class TrackerNode(Node):
         if self.modality_mode not in MODALITY_MODES:
             raise ValueError(f"parameter 'modalities' must be one of {MODALITY_MODES}, "
                              f"got {self.modality_mode!r}")
-        overrides = _parse_overrides(get("tracker_params"))
+        overrides = parse_yaml_mapping(get("tracker_params"), "parameter 'tracker_params'")
         threads = int(get("cpu_threads"))
         if threads > 0:
             import torch
@@ -441,18 +441,6 @@ class TrackerNode(Node):
 
 def _milliseconds(seconds: Optional[float]) -> str:
     return "n/a" if seconds is None else f"{seconds * 1e3:.2f}"
-
-
-def _parse_overrides(text: str) -> dict:
-    try:
-        data = yaml.safe_load(text) if text else {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"parameter 'tracker_params' is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ValueError(f"parameter 'tracker_params' must be a YAML mapping, got {text!r}")
-    return data
 
 
 def _draw_debug(images: Tuple[Optional[np.ndarray], Optional[np.ndarray]],

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from rgbt_tracking.ros.synchronizer import (ApproximatePairSynchronizer, LatestPairSlot,
-                                            PairHistory, stamp_seconds)
+                                            PairHistory)
+from rgbt_tracking.ros.detection_messages import stamp_to_seconds as stamp_seconds
 
 PERIOD = 1.0 / 30.0
 
