@@ -65,7 +65,8 @@ from rgbt_tracking.ros.synchronizer import (  # noqa: E402
 
 MODALITY_MODES = ("rgb_thermal", "rgb", "thermal")
 STATE_LEVEL = {"tracking": DiagnosticStatus.OK, "uncertain": DiagnosticStatus.WARN,
-               "lost": DiagnosticStatus.WARN, "idle": DiagnosticStatus.OK}
+               "lost": DiagnosticStatus.WARN, "idle": DiagnosticStatus.OK,
+               "error": DiagnosticStatus.ERROR}
 
 
 INIT_STAMP_TOLERANCE = 0.02   # s: a buffered pair this close to an ~/init stamp is that frame
@@ -407,6 +408,7 @@ class TrackerNode(Node):
             "tracking_rate_hz": f"{self.track_rate.rate():.2f}",
             "track_time_ms": f"{self.last_track_ms:.2f}",
             "frames_tracked": str(self.frames_tracked),
+            "worker_alive": str(self._worker.is_alive()),
             "pairs_skipped_busy": str(self.slot.overwritten),
             "bad_inputs": str(sum(errors.values())),
         }

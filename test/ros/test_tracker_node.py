@@ -245,3 +245,34 @@ def test_thermal_only_mode_needs_no_rgb_topic(bus, harness_factory):
         assert msg.header.frame_id == "camera_thermal"
     box, _ = detection_box(msg.detections[0])
     assert float(iou(box, boxes[2])) > 0.5
+
+
+def test_debug_image_and_recovery_from_an_unexpected_tracker_error(bus, harness_factory):
+    frames, boxes = bus
+    h = harness_factory(init_box=[float(v) for v in boxes[0]], publish_debug_image=True)
+    debug = Collector()
+    h.io.create_subscription(Image, f"/{h.prefix}/tracker_node/debug_image", debug, 10)
+    assert wait_for(lambda: h.node.count_subscribers(
+        f"/{h.prefix}/tracker_node/debug_image") > 0, 5.0)
+    h.publish(0, *frames[0])
+    h.wait_detection(h.publish(1, *frames[1]))
+    assert wait_for(lambda: len(debug) >= 1, 3.0)
+    image = debug.messages()[-1]
+    assert image.encoding == "rgb8" and image.header.frame_id == "camera_rgb"
+    assert (image.width, image.height) == (frames[0][0].shape[1], frames[0][0].shape[0])
+    # Fault injection: the tracker raises something no input check foresaw, once.
+    real_track = h.node.tracker.track
+    calls = {"n": 0}
+
+    def failing_track(rgb, thermal):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("simulated CUDA failure")
+        return real_track(rgb, thermal)
+
+    h.node.tracker.track = failing_track
+    h.publish(2, *frames[2])
+    assert wait_for(lambda: any("simulated CUDA failure" in k
+                                for k in h.latest_diagnostics()), 3.0)
+    msg = h.wait_detection(h.publish(3, *frames[3]))   # the worker is still alive
+    assert len(msg.detections) == 1 and h.node._worker.is_alive()
