@@ -33,6 +33,8 @@ from rgbt_tracking.ros.image_conversion import image_to_numpy, numpy_to_image
 
 DEFAULT_RGB_TOPIC = "/camera/rgb/image"
 DEFAULT_THERMAL_TOPIC = "/camera/thermal/image"
+DEFAULT_GT_TOPIC = "/ground_truth"
+DETECTION_TYPE = "vision_msgs/msg/Detection2D"
 DETECTION_ARRAY_TYPE = "vision_msgs/msg/Detection2DArray"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 
@@ -156,10 +158,15 @@ def write_rgbt_bag(path: Union[str, Path],
                    thermal_topic: str = DEFAULT_THERMAL_TOPIC,
                    rgb_frame_id: str = "camera_rgb",
                    thermal_frame_id: str = "camera_thermal",
-                   storage: str = "mcap", overwrite: bool = False) -> int:
-    """Record RGB-thermal image pairs as two ``sensor_msgs/msg/Image`` topics.
+                   storage: str = "mcap", overwrite: bool = False,
+                   ground_truth: Optional[Sequence[Optional[Sequence[float]]]] = None,
+                   gt_topic: str = DEFAULT_GT_TOPIC) -> int:
+    """Record RGB-thermal image pairs as two ``sensor_msgs/msg/Image`` topics, and
+    optionally the target's ground truth as ``vision_msgs/msg/Detection2D`` on ``gt_topic``.
 
-    Both images of a frame get the frame's stamp as header stamp and as recording time.
+    Both images of a frame get the frame's stamp as header stamp and as recording time;
+    so does the frame's ground-truth detection (frame id of the RGB camera, or of the
+    thermal one when the frame has no RGB image).
 
     Args:
         path: bag directory to create.
@@ -170,6 +177,10 @@ def write_rgbt_bag(path: Union[str, Path],
         rgb_frame_id, thermal_frame_id: header frame ids.
         storage: "mcap" (default) or "sqlite3".
         overwrite: replace an existing ``path`` instead of refusing.
+        ground_truth: per-frame ``(x, y, w, h)`` box (pixels), indexed like ``frames``; a
+            frame whose entry is None, has NaN or an empty box gets no ground-truth message
+            (unannotated or target absent).
+        gt_topic: topic of the ground truth.
 
     Returns:
         The number of frames written.
@@ -179,14 +190,23 @@ def write_rgbt_bag(path: Union[str, Path],
         ValueError: an image of the wrong shape or dtype (the message names the frame);
             the partial bag is removed.
     """
-    typestore = get_typestore(Stores.ROS2_KILTED)
+    typestore = typestore_with_vision_msgs()
     image_type = typestore.types[IMAGE_TYPE]
     count = 0
     with _bag_writer(path, storage, overwrite) as writer:
         rgb_conn = writer.add_connection(rgb_topic, IMAGE_TYPE, typestore=typestore)
         thermal_conn = writer.add_connection(thermal_topic, IMAGE_TYPE, typestore=typestore)
+        gt_conn = (writer.add_connection(gt_topic, DETECTION_TYPE, typestore=typestore)
+                   if ground_truth is not None else None)
         for index, (stamp_ns, rgb, thermal) in enumerate(frames):
             stamp_ns = int(stamp_ns)
+            if gt_conn is not None and index < len(ground_truth):
+                box = ground_truth[index]
+                if box is not None and np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0:
+                    header = make_header(typestore, stamp_ns,
+                                         rgb_frame_id if rgb is not None else thermal_frame_id)
+                    writer.write(gt_conn, stamp_ns, typestore.serialize_cdr(
+                        make_detection(typestore, header, box), DETECTION_TYPE))
             if rgb is not None:
                 if not (isinstance(rgb, np.ndarray) and rgb.ndim == 3 and rgb.shape[2] == 3
                         and rgb.dtype == np.uint8):
@@ -441,29 +461,33 @@ def make_detection_array(typestore: Typestore, stamp_ns: int, frame_id: str,
         class_id: hypothesis class of every detection.
         ids: optional ``Detection2D.id`` per box (default "").
     """
-    types = typestore.types
     header = make_header(typestore, stamp_ns, frame_id)
+    detections = [make_detection(typestore, header, box[:4], score=box[4], class_id=class_id,
+                                 detection_id=str(ids[i]) if ids is not None else "")
+                  for i, box in enumerate(boxes)]
+    return typestore.types[DETECTION_ARRAY_TYPE](header=header, detections=detections)
+
+
+def make_detection(typestore: Typestore, header: Any, box: Sequence[float],
+                   score: float = 1.0, class_id: str = "target",
+                   detection_id: str = "") -> Any:
+    """A rosbags ``vision_msgs/msg/Detection2D`` for one ``(x, y, w, h)`` box (pixels)."""
+    types = typestore.types
+    x, y, w, h = (float(v) for v in box)
     point = types["geometry_msgs/msg/Point"](x=0.0, y=0.0, z=0.0)
     quaternion = types["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)
-    detections = []
-    for i, (x, y, w, h, score) in enumerate(boxes):
-        pose = types["geometry_msgs/msg/PoseWithCovariance"](
-            pose=types["geometry_msgs/msg/Pose"](position=point, orientation=quaternion),
-            covariance=np.zeros(36, dtype=np.float64))
-        hypothesis = types["vision_msgs/msg/ObjectHypothesisWithPose"](
-            hypothesis=types["vision_msgs/msg/ObjectHypothesis"](class_id=class_id,
-                                                                 score=float(score)),
-            pose=pose)
-        centre = types["vision_msgs/msg/Pose2D"](
-            position=types["vision_msgs/msg/Point2D"](x=float(x) + float(w) / 2.0,
-                                                      y=float(y) + float(h) / 2.0),
-            theta=0.0)
-        bbox = types["vision_msgs/msg/BoundingBox2D"](center=centre, size_x=float(w),
-                                                      size_y=float(h))
-        detections.append(types["vision_msgs/msg/Detection2D"](
-            header=header, results=[hypothesis], bbox=bbox,
-            id=str(ids[i]) if ids is not None else ""))
-    return types[DETECTION_ARRAY_TYPE](header=header, detections=detections)
+    pose = types["geometry_msgs/msg/PoseWithCovariance"](
+        pose=types["geometry_msgs/msg/Pose"](position=point, orientation=quaternion),
+        covariance=np.zeros(36, dtype=np.float64))
+    hypothesis = types["vision_msgs/msg/ObjectHypothesisWithPose"](
+        hypothesis=types["vision_msgs/msg/ObjectHypothesis"](class_id=class_id,
+                                                             score=float(score)),
+        pose=pose)
+    centre = types["vision_msgs/msg/Pose2D"](
+        position=types["vision_msgs/msg/Point2D"](x=x + w / 2.0, y=y + h / 2.0), theta=0.0)
+    bbox = types["vision_msgs/msg/BoundingBox2D"](center=centre, size_x=w, size_y=h)
+    return types[DETECTION_TYPE](header=header, results=[hypothesis], bbox=bbox,
+                                 id=detection_id)
 
 
 def detection_array_to_boxes(msg: Any) -> List[BoxRecord]:

@@ -1,12 +1,10 @@
 """``rgbt-track demo``: RGB-T tracking through real ROS 2 nodes on the embedded sequence.
 
 1. Generate the procedural RGB-T sequence (``rgbt_tracking.data.synthetic``) and write it
-   as a ROS 2 bag (mcap).
-2. Start the node graph in a second process (``rgbt-track launch``: tracker_node with the
-   package's parameter file) and wait until it is discovered.
-3. Send ``~/init`` with the first frame's stamp and box, replay the bag at its recorded
-   rate, and record ``~/detections`` into a second bag.
-4. Score the recorded detections against the ground truth, run the same tracker on one
+   as a ROS 2 bag (mcap) with its ground truth.
+2. Replay the bag at its recorded rate into ``tracker_node`` running in a second process
+   (``rgbt_tracking.ros.bag_evaluation``), after ``~/init`` with the first frame's box.
+3. Score the recorded detections against the ground truth, run the same tracker on one
    modality at a time through the Python API for comparison, and write: per-frame results
    (benchmark text format), ``metrics.json``, ``success_precision.png`` and an annotated
    side-by-side ``tracking.gif``.
@@ -14,12 +12,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import threading
+import shutil
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
@@ -28,13 +24,18 @@ from rgbt_tracking.data.bag_io import DEFAULT_RGB_TOPIC, DEFAULT_THERMAL_TOPIC, 
 from rgbt_tracking.data.synthetic import SyntheticConfig, SyntheticSequence, generate_sequence
 from rgbt_tracking.eval.metrics import evaluate_sequence
 from rgbt_tracking.eval.plots import plot_success_precision, write_annotated_video
-from rgbt_tracking.eval.results import fill_missing_frames, write_results
-from rgbt_tracking.ros.environment import configure_transport, subprocess_env
+from rgbt_tracking.eval.results import write_results
+from rgbt_tracking.ros.bag_evaluation import (
+    BagFrames,
+    ReplayOutcome,
+    per_frame_boxes,
+    replay_into_node,
+)
+from rgbt_tracking.ros.environment import configure_transport
 
+BAG_START_NS = 1_000_000_000
 RGB_TOPIC = DEFAULT_RGB_TOPIC
 THERMAL_TOPIC = DEFAULT_THERMAL_TOPIC
-DETECTIONS_TOPIC = "/tracker_node/detections"
-INIT_TOPIC = "/tracker_node/init"
 
 
 def unused_output_dir(requested: Path, overwrite: bool) -> Path:
@@ -74,41 +75,6 @@ def run_offline(sequence: SyntheticSequence, tracker: str, modalities: str,
     return np.asarray(boxes, dtype=np.float64), states
 
 
-class _DetectionCollector:
-    """Subscribes ``~/detections`` and keeps (stamp ns -> box, score, state)."""
-
-    def __init__(self, node: Any) -> None:
-        from vision_msgs.msg import Detection2DArray
-
-        from rgbt_tracking.ros.detection_messages import detection_box, stamp_to_nanoseconds
-
-        self._detection_box = detection_box
-        self._stamp = stamp_to_nanoseconds
-        self.by_stamp: Dict[int, Tuple[Optional[Tuple[float, ...]], float]] = {}
-        self.received = threading.Event()
-        self.last_arrival: Dict[int, float] = {}
-        node.create_subscription(Detection2DArray, DETECTIONS_TOPIC, self._on_detections, 50)
-        from diagnostic_msgs.msg import DiagnosticArray
-
-        self.diagnostics: Dict[str, str] = {}
-        node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
-
-    def _on_diagnostics(self, msg: Any) -> None:
-        for status in msg.status:
-            if status.name.startswith("tracker_node"):
-                self.diagnostics = {kv.key: kv.value for kv in status.values}
-
-    def _on_detections(self, msg: Any) -> None:
-        stamp = self._stamp(msg.header.stamp)
-        if msg.detections:
-            box, score = self._detection_box(msg.detections[0])
-            self.by_stamp[stamp] = (box, score)
-        else:
-            self.by_stamp[stamp] = (None, 0.0)
-        self.last_arrival[stamp] = time.monotonic()
-        self.received.set()
-
-
 def run_demo(out_dir: Path, num_frames: int = 300, seed: int = 0, tracker: str = "dcf",
              fusion: str = "response", overwrite: bool = False,
              startup_timeout: float = 60.0) -> Dict[str, Any]:
@@ -121,133 +87,52 @@ def run_demo(out_dir: Path, num_frames: int = 300, seed: int = 0, tracker: str =
 
     started = time.monotonic()
     sequence = generate_sequence(SyntheticConfig(num_frames=num_frames, seed=seed))
-    stamps_ns = [int(round(s * 1e9)) for s in sequence.stamps]
+    # Stamps start at 1 s: a zero stamp on ~/init means "the next pair" (vision_msgs default).
+    stamps_ns = [BAG_START_NS + int(round(s * 1e9)) for s in sequence.stamps]
     bag_path = out_dir / "input_bag"
     if overwrite:
-        import shutil
-
         for previous in (bag_path, out_dir / "detections_bag"):
             if previous.exists():
                 shutil.rmtree(previous)
     write_rgbt_bag(bag_path, zip(stamps_ns, sequence.rgb, sequence.thermal),
-                   rgb_topic=RGB_TOPIC, thermal_topic=THERMAL_TOPIC)
+                   rgb_topic=RGB_TOPIC, thermal_topic=THERMAL_TOPIC,
+                   ground_truth=list(sequence.boxes))
     print(f"[demo] generated {len(stamps_ns)} RGB-T frames "
           f"({sequence.rgb[0].shape[1]}x{sequence.rgb[0].shape[0]}) and wrote {bag_path} "
           f"in {time.monotonic() - started:.1f} s")
-
-    node_log = out_dir / "node.log"
-    command = [sys.executable, "-m", "rgbt_tracking.cli", "launch",
-               "-p", f"tracker:={tracker}", "-p", f"tracker_params:={{fusion: {fusion}}}",
-               "-r", f"rgb/image:={RGB_TOPIC}", "-r", f"thermal/image:={THERMAL_TOPIC}"]
-    with node_log.open("w") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
-                                   env=subprocess_env())
-        try:
-            collected, diagnostics = _replay_and_record(out_dir, sequence, stamps_ns, bag_path,
-                                                        process, startup_timeout)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    print(f"[demo] node log: {node_log}")
-    return _score_and_report(out_dir, sequence, stamps_ns, collected, tracker, fusion,
-                             diagnostics)
+    # write_rgbt_bag records each frame at its header stamp.
+    frames = BagFrames(stamps_ns, {s: s for s in stamps_ns},
+                       {s: tuple(b) for s, b in zip(stamps_ns, sequence.boxes)})
+    outcome = replay_into_node(
+        bag_path, out_dir, frames, sequence.boxes[0], RGB_TOPIC, THERMAL_TOPIC,
+        node_parameters={"tracker": tracker, "tracker_params": f"{{fusion: {fusion}}}"},
+        startup_timeout=startup_timeout, log=lambda text: print(f"[demo] {text}"))
+    diagnostics = outcome.diagnostics
+    if diagnostics:
+        print(f"[demo] tracker_node: {diagnostics.get('frames_tracked')} pairs tracked, "
+              f"{diagnostics.get('pairs_skipped_busy')} skipped while busy, "
+              f"{diagnostics.get('track_time_ms')} ms per frame")
+    print(f"[demo] node log: {out_dir / 'node.log'}")
+    return _score_and_report(out_dir, sequence, frames, outcome, tracker, fusion)
 
 
-def _replay_and_record(out_dir: Path, sequence: SyntheticSequence, stamps_ns: Sequence[int],
-                       bag_path: Path, process: subprocess.Popen, startup_timeout: float
-                       ) -> Tuple[Dict[int, Tuple[Optional[Tuple[float, ...]], float]],
-                                  Dict[str, str]]:
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from vision_msgs.msg import Detection2D
-
-    from rgbt_tracking.ros.bag_player import BagPlayer, TopicRecorder
-    from rgbt_tracking.ros.detection_messages import fill_bbox
-
-    context = rclpy.Context()
-    rclpy.init(args=[], context=context)
-    node = rclpy.create_node("rgbt_demo_player", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    recorder = None
-    try:
-        collector = _DetectionCollector(node)
-        recorder = TopicRecorder(node, out_dir / "detections_bag",
-                                 {DETECTIONS_TOPIC: "vision_msgs/msg/Detection2DArray"})
-        player = BagPlayer(node, bag_path)
-        init_pub = node.create_publisher(Detection2D, INIT_TOPIC, 10)
-        deadline = time.monotonic() + startup_timeout
-        print("[demo] waiting for tracker_node (separate process) to come up ...")
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"tracker node exited with code {process.returncode}; "
-                                   f"see {out_dir / 'node.log'}")
-            if (player.wait_for_subscribers(timeout=0.2) and init_pub.get_subscription_count()
-                    and node.count_publishers(DETECTIONS_TOPIC)):
-                break
-        else:
-            raise TimeoutError(f"tracker_node was not discovered within {startup_timeout} s; "
-                               f"see {out_dir / 'node.log'}")
-        time.sleep(0.5)  # let the matched endpoints finish their handshake
-        init = Detection2D()
-        init.header.stamp.sec = stamps_ns[0] // 1_000_000_000
-        init.header.stamp.nanosec = stamps_ns[0] % 1_000_000_000
-        init.header.frame_id = "camera_rgb"
-        fill_bbox(init.bbox, tuple(sequence.boxes[0]))
-        init_pub.publish(init)
-        time.sleep(0.2)
-        print(f"[demo] replaying {bag_path.name} at its recorded rate "
-              f"({len(stamps_ns) / max(1e-9, (stamps_ns[-1] - stamps_ns[0]) * 1e-9):.0f} Hz) ...")
-        replay_started = time.monotonic()
-        player.play()
-        # Wait for the last frame's detections (or a quiet second).
-        last = stamps_ns[-1]
-        quiet_deadline = time.monotonic() + 5.0
-        while last not in collector.by_stamp and time.monotonic() < quiet_deadline:
-            time.sleep(0.05)
-        time.sleep(1.2)  # one more diagnostics period
-        print(f"[demo] replay took {time.monotonic() - replay_started:.1f} s; "
-              f"received detections for {len(collector.by_stamp)} of {len(stamps_ns)} frames")
-        diagnostics = collector.diagnostics
-        if diagnostics:
-            print(f"[demo] tracker_node: {diagnostics.get('frames_tracked')} pairs tracked, "
-                  f"{diagnostics.get('pairs_skipped_busy')} skipped while busy, "
-                  f"{diagnostics.get('track_time_ms')} ms per frame")
-        return dict(collector.by_stamp), diagnostics
-    finally:
-        if recorder is not None:
-            recorder.close()
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        rclpy.shutdown(context=context)
-
-
-def _score_and_report(out_dir: Path, sequence: SyntheticSequence, stamps_ns: Sequence[int],
-                      collected: Dict[int, Tuple[Optional[Tuple[float, ...]], float]],
-                      tracker: str, fusion: str, diagnostics: Dict[str, str]
-                      ) -> Dict[str, Any]:
+def _score_and_report(out_dir: Path, sequence: SyntheticSequence, frames: BagFrames,
+                      outcome: ReplayOutcome, tracker: str, fusion: str) -> Dict[str, Any]:
     gt = np.asarray(sequence.boxes, dtype=np.float64)
-    per_frame: List[Optional[Tuple[float, ...]]] = [tuple(gt[0])]
-    states = ["tracking"]
-    for stamp in stamps_ns[1:]:
-        entry = collected.get(stamp)
-        per_frame.append(entry[0] if entry is not None else None)
-        states.append("lost" if entry is None or entry[0] is None else "tracking")
-    node_boxes, missing = fill_missing_frames(per_frame)
+    node_boxes, states, skipped = per_frame_boxes(frames, outcome, gt[0])
     runs = {f"{tracker} {fusion} RGB+T (ROS node)": node_boxes}
     for modalities, label in (("rgb", "RGB only"), ("thermal", "thermal only")):
         boxes, _ = run_offline(sequence, tracker, modalities, fusion=fusion)
         runs[f"{tracker} {label} (Python API)"] = boxes
-    metrics: Dict[str, Any] = {"sequence": {"frames": len(gt), "seed": sequence.config.seed,
-                                            "events": {k: list(v) for k, v in
-                                                       sequence.events.items()}},
-                               "node_frames_without_detection": missing,
-                               "node_diagnostics": diagnostics, "runs": {}}
+    latencies = outcome.latencies()
+    metrics: Dict[str, Any] = {
+        "sequence": {"frames": len(gt), "seed": sequence.config.seed,
+                     "events": {k: list(v) for k, v in sequence.events.items()}},
+        "node_frames_without_detection": skipped,
+        "node_latency_ms": ({"median": float(np.median(latencies) * 1e3),
+                             "p95": float(np.percentile(latencies, 95) * 1e3)}
+                            if latencies.size else None),
+        "node_diagnostics": outcome.diagnostics, "runs": {}}
     for name, boxes in runs.items():
         metrics["runs"][name] = evaluate_sequence(boxes, gt)
     write_results(out_dir / "results_node.txt", node_boxes)
@@ -258,11 +143,17 @@ def _score_and_report(out_dir: Path, sequence: SyntheticSequence, stamps_ns: Seq
     with (out_dir / "metrics.json").open("w") as handle:
         json.dump(metrics, handle, indent=2)
     plot_success_precision(metrics["runs"], out_dir / "success_precision.png")
+    display_states = ["lost" if s == "skipped" else s for s in states]
     write_annotated_video(sequence.rgb, sequence.thermal, node_boxes, gt,
-                          out_dir / "tracking.gif", fps=sequence.config.fps, states=states)
+                          out_dir / "tracking.gif", fps=sequence.config.fps,
+                          states=display_states)
     print("\n[demo] results on the embedded sequence (success AUC / precision@20px):")
     for name, values in metrics["runs"].items():
         print(f"  {name:42s} {values['success_auc']:.3f} / {values['precision_20']:.3f}")
+    if metrics["node_latency_ms"]:
+        print(f"[demo] node latency, publish to detection: median "
+              f"{metrics['node_latency_ms']['median']:.1f} ms, p95 "
+              f"{metrics['node_latency_ms']['p95']:.1f} ms")
     print(f"\n[demo] wrote {out_dir}/: results_node.txt, metrics.json, success_precision.png, "
           "tracking.gif, input_bag/, detections_bag/, node.log")
     return metrics
