@@ -29,7 +29,7 @@ case "$VENV" in /*) ;; *) VENV="$REPO_ROOT/$VENV" ;; esac
 
 PIP_PIN="pip==26.3"
 SETUPTOOLS_PIN="setuptools==79.0.1"
-REQUIREMENTS=(requirements/ros-kilted.txt requirements/python.txt)
+REQUIREMENTS=(requirements/ros-kilted.txt requirements/python.txt requirements/test.txt)
 CONSTRAINTS=requirements/constraints.txt
 FIXTURE_DIR="$REPO_ROOT/build_fixtures/vision_msgs"
 VISION_MSGS_PREFIX="$VENV/opt/vision_msgs"
@@ -218,8 +218,8 @@ $ACTIVATE_BEGIN
 # A guard left by another Python process would make the bootstrapper of this venv's ROS
 # wheels skip setting LD_LIBRARY_PATH, and 'import rclpy' would fail.
 unset _ROS_WHEELS_BOOTSTRAP_COMPLETE
-# With the Fast DDS defaults of the PyPI wheels, large messages (camera images) never reach
-# another process; LARGE_DATA (TCP + shared memory) delivers them.
+# Camera-sized images between processes: Fast DDS's LARGE_DATA builtin transports carry data
+# over shared memory / TCP (see README, "Transport and QoS").
 if [ -z "\${FASTDDS_BUILTIN_TRANSPORTS:-}" ]; then
     export FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA
 fi
