@@ -55,3 +55,29 @@ def test_bag_without_ground_truth_needs_an_init_box(tmp_path):
         assert "--init" in str(exc)
     else:
         raise AssertionError("a bag without ground truth and no --init must be refused")
+
+
+def test_bag_from_sequence_writes_images_and_ground_truth_at_the_frame_rate(tmp_path, capsys):
+    from rgbt_tracking.data.bag_io import read_image_topic
+    from rgbt_tracking.data.synthetic import save_sequence
+
+    sequence = generate_sequence(SyntheticConfig(num_frames=50, seed=6, width=256, height=160,
+                                                 target_size=(32, 20)))
+    save_sequence(sequence, tmp_path / "seq")
+    bag = tmp_path / "bag"
+    assert main(["bag", "from-sequence", "--dataset", "rgbt234", str(tmp_path / "seq"),
+                 "--out", str(bag), "--fps", "25"]) == 0
+    images = list(read_image_topic(bag, "/camera/rgb/image"))
+    assert len(images) == 50
+    assert np.array_equal(images[7].image.shape, (160, 256, 3))
+    steps = np.diff([image.stamp_ns for image in images])
+    assert np.all(steps == 40_000_000)
+    truth = [m for _, _, m in read_bag_messages(bag, ["/ground_truth"])]
+    assert len(truth) == 50
+    centre = truth[9].bbox.center.position
+    x, y, w, h = sequence.boxes[9]
+    assert abs(centre.x - (x + w / 2)) < 0.01 and abs(truth[9].bbox.size_y - h) < 0.01
+    # Nothing recorded is overwritten without being asked.
+    assert main(["bag", "from-sequence", "--dataset", "rgbt234", str(tmp_path / "seq"),
+                 "--out", str(bag)]) == 2
+    assert "exists" in capsys.readouterr().err
