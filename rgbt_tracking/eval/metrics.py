@@ -21,15 +21,26 @@ RGBT210, RGBT234 and LasHeR):
 * **Precision curve**: fraction of frames whose centre error is *at most* each threshold
   of ``0, 1, ..., 50`` pixels; **precision** (PR) is the value at 20 pixels.
 * **Invalid ground truth** (a NaN, or w <= 0 or h <= 0, e.g. target absent) excludes the
-  frame from every denominator. (The LasHeR toolkit instead counts such frames as
-  failures; that variant belongs with the LasHeR evaluation.) A prediction that is not
+  frame from every denominator. (The OTB and LasHeR toolkits instead keep such frames in
+  the denominator, as a hit for precision and a miss for success; that and the other
+  benchmark rules are in :mod:`rgbt_tracking.eval.conventions`.) A prediction that is not
   finite counts as a miss: IoU 0, centre error infinite.
 * The first frame is scored like any other; the tracker's output there is its
-  initialisation box. (``rgbt`` overwrites the first prediction with the ground truth,
-  which makes no difference when the tracker reports its init box.)
+  initialisation box. (OTB's toolkit and ``rgbt``'s PR/SR/NPR overwrite the first
+  prediction with the ground truth, which makes no difference when the tracker reports
+  its init box.)
+* **Normalised precision** (LaSOT, Fan et al. CVPR 2019; used by LasHeR): the centre error
+  measured in units of the ground-truth box size, ``|(c_p - c_g) / (w_g, h_g)|``, scored
+  at thresholds ``linspace(0, 0.5, 51)``; the headline value is the one at 0.2
+  (``rgbt`` 1.0.1 ``rgbt/metrics/metrics.py`` class ``NPR``: ``pr.mean(axis=0)[20]``).
+* **Success area**: OTB and ``rgbt`` take the mean of the 21 success values; GTOT's
+  toolkit (``rgbt`` ``MSR_GTOT``) integrates the curve with the trapezoid rule instead
+  (:func:`success_area`).
 
-The RGB-T variants (MPR/MSR take the better of the visible and infrared ground truths per
-frame), GTOT's 5-pixel precision and VOT's measures are left to later additions.
+These functions are the generic, convention-neutral building blocks. Each benchmark's exact
+rules (which ground truth, first frame, invalid frames, pooling, rounding) are in
+:mod:`rgbt_tracking.eval.conventions`; VOT's reset-based protocol and EAO are in
+:mod:`rgbt_tracking.eval.vot`.
 """
 from __future__ import annotations
 
@@ -42,6 +53,8 @@ from rgbt_tracking.core.box import iou
 IOU_THRESHOLDS = np.linspace(0.0, 1.0, 21)
 PIXEL_THRESHOLDS = np.arange(0, 51, dtype=np.float64)
 PRECISION_THRESHOLD_PX = 20.0
+NORMALIZED_THRESHOLDS = np.linspace(0.0, 0.5, 51)
+NORMALIZED_PRECISION_THRESHOLD = 0.2
 
 
 def _as_boxes(boxes: Any, name: str) -> np.ndarray:
@@ -138,26 +151,85 @@ def success_auc(ious: Any, thresholds: Sequence[float] = IOU_THRESHOLDS) -> floa
     return float(success_curve(ious, thresholds).mean())
 
 
-def precision_curve(errors: Any, thresholds: Sequence[float] = PIXEL_THRESHOLDS
-                    ) -> np.ndarray:
+def precision_curve(errors: Any, thresholds: Sequence[float] = PIXEL_THRESHOLDS,
+                    inclusive: bool = True) -> np.ndarray:
     """Precision plot: fraction of frames whose centre error is at most each threshold.
 
     Args:
-        errors: (N,) centre errors in pixels; NaN entries (invalid ground truth) are
-            left out, ``inf`` counts as a miss.
-        thresholds: pixel thresholds, default 0, 1, ..., 50.
+        errors: (N,) centre errors in pixels (or normalised errors, see
+            :func:`normalized_center_errors`); NaN entries (invalid ground truth) are left
+            out, ``inf`` counts as a miss.
+        thresholds: thresholds, default 0, 1, ..., 50 pixels.
+        inclusive: ``error <= threshold`` (OTB, RGBT234, LasHeR); False gives the strict
+            ``error < threshold`` of GTOT's toolkit (``rgbt`` ``MPR_GTOT``).
 
     Returns:
         (len(thresholds),) float64 in [0, 1].
     """
     v = _scored(errors, "errors")
     thr = np.asarray(thresholds, dtype=np.float64)
-    return (v[:, None] <= thr[None, :]).mean(axis=0)
+    passed = (v[:, None] <= thr[None, :]) if inclusive else (v[:, None] < thr[None, :])
+    return passed.mean(axis=0)
 
 
 def precision_at(errors: Any, threshold: float = PRECISION_THRESHOLD_PX) -> float:
     """Fraction of (valid) frames whose centre error is at most ``threshold`` pixels."""
     return float(precision_curve(errors, [threshold])[0])
+
+
+def normalized_center_errors(pred: Any, gt: Any) -> np.ndarray:
+    """Centre error in units of the ground-truth size (LaSOT's normalised precision).
+
+    ``sqrt(((cx_p - cx_g) / w_g)**2 + ((cy_p - cy_g) / h_g)**2)``: the centres are divided
+    by the ground truth's width and height before the distance is taken, as LaSOT's MATLAB
+    toolkit does (``calc_seq_err_robust`` with ``norm_dst``) and ``rgbt``'s
+    ``utils.normalize_CLE`` (which adds 1e-8 to the size; see
+    :mod:`rgbt_tracking.eval.conventions` for the toolkit-exact variant).
+
+    Args:
+        pred, gt: (N, 4) boxes (x, y, w, h), pixels.
+
+    Returns:
+        (N,) float64, dimensionless. NaN where the ground truth is invalid, ``inf`` where
+        the prediction is not finite.
+    """
+    p, g = _pair(pred, gt)
+    valid = valid_ground_truth(g)
+    size = np.where(valid[:, None], g[:, 2:], 1.0)
+    cp = p[:, :2] + p[:, 2:] / 2.0
+    cg = g[:, :2] + g[:, 2:] / 2.0
+    with np.errstate(invalid="ignore"):
+        d = (cp - cg) / size
+        err = np.hypot(d[:, 0], d[:, 1])
+    err[~np.all(np.isfinite(p), axis=1)] = np.inf
+    err[~valid] = np.nan
+    return err
+
+
+def success_area(curve: Any, thresholds: Sequence[float] = IOU_THRESHOLDS,
+                 rule: str = "mean") -> float:
+    """The single number summarising a success plot.
+
+    Args:
+        curve: (T,) success values at ``thresholds``.
+        thresholds: the IoU thresholds of ``curve`` (used by the trapezoid rule).
+        rule: ``"mean"``: the mean of the T values (OTB, pysot, ``rgbt`` ``MSR``/``SR``;
+            a perfect tracker gets 20/21); ``"trapezoid"``: the trapezoid-rule integral
+            over the thresholds (GTOT's toolkit, ``rgbt`` ``MSR_GTOT``; a perfect tracker
+            gets 0.975).
+
+    Returns:
+        float in [0, 1].
+    """
+    c = np.asarray(curve, dtype=np.float64).reshape(-1)
+    thr = np.asarray(thresholds, dtype=np.float64).reshape(-1)
+    if c.shape != thr.shape or c.size == 0:
+        raise ValueError(f"curve has {c.size} values but there are {thr.size} thresholds")
+    if rule == "mean":
+        return float(c.mean())
+    if rule == "trapezoid":
+        return float(np.sum((c[1:] + c[:-1]) / 2.0 * np.diff(thr)))
+    raise ValueError(f"rule must be 'mean' or 'trapezoid', got {rule!r}")
 
 
 def evaluate_sequence(pred: Any, gt: Any, valid: Optional[Any] = None) -> Dict[str, Any]:
