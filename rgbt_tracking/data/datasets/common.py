@@ -236,3 +236,43 @@ def sequence_attributes_from_lists(folder: Path, sequence: str, count: int,
         number, line = values[position]
         flags[path.stem] = bool(parse_numbers(line, path, number, sequence)[0])
     return broadcast(flags, count)
+
+
+def read_paired_folder(folder: Path, sequence: str, gt_files: Seq[str], with_images: bool
+                       ) -> Tuple[Dict[str, np.ndarray], np.ndarray, Optional[List[Path]],
+                                  Optional[List[Path]]]:
+    """The ``visible/`` + ``infrared/`` layout of RGBT210/234 and LasHeR.
+
+    Reads every ground-truth file of ``gt_files`` that exists (the first one found is the
+    primary), checks they have one length, and, with images, that both image folders have
+    that many frames.
+
+    Returns:
+        (file name -> (N, 4) rows, primary rows, visible files or None, infrared files or
+        None).
+
+    Raises:
+        SequenceError: no ground-truth file, lengths that differ, missing or short image
+            folders; each message names the files.
+    """
+    boxes: Dict[str, np.ndarray] = {}
+    for file_name in gt_files:
+        path = folder / file_name
+        if path.is_file():
+            boxes[file_name] = read_rows(path, sequence)
+    if not boxes:
+        raise SequenceError(f"sequence {sequence}: no ground truth in {folder} "
+                            f"(looked for {', '.join(gt_files)})")
+    primary_name = next(f for f in gt_files if f in boxes)
+    primary = boxes[primary_name]
+    require_same_length(sequence, (folder / primary_name, len(primary)),
+                        *((folder / f, len(b)) for f, b in boxes.items()))
+    rgb_files = thermal_files = None
+    if with_images:
+        rgb_files = list_images(folder / "visible", sequence)
+        thermal_files = list_images(folder / "infrared", sequence)
+        require_image_count(sequence, rgb_files, folder / "visible", len(primary),
+                            folder / primary_name)
+        require_image_count(sequence, thermal_files, folder / "infrared", len(primary),
+                            folder / primary_name)
+    return boxes, primary, rgb_files, thermal_files

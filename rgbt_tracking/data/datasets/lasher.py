@@ -39,11 +39,10 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from rgbt_tracking.data.datasets.common import (Reader, broadcast, first_existing, list_images,
-                                                nan_where_empty, read_flag_row, read_rows,
-                                                require_image_count,
-                                                require_same_length)
-from rgbt_tracking.data.sequence import Sequence, SequenceError
+from rgbt_tracking.data.datasets.common import (Reader, broadcast, first_existing,
+                                                nan_where_empty, read_flag_row,
+                                                read_paired_folder, read_rows)
+from rgbt_tracking.data.sequence import Sequence
 
 NAME = "lasher"
 ATTRIBUTES: Tuple[str, ...] = ("NO", "PO", "TO", "HO", "MB", "LI", "HI", "AIV", "LR", "DEF",
@@ -82,26 +81,8 @@ def load(folder: Path, with_images: bool = True) -> Sequence:
     """Read one LasHeR sequence folder (``with_images=False``: ground truth only)."""
     folder = Path(folder)
     name = folder.name
-    boxes: Dict[str, np.ndarray] = {}
-    for file_name in GT_FILES:
-        path = folder / file_name
-        if path.is_file():
-            boxes[file_name] = read_rows(path, name)
-    if not boxes:
-        raise SequenceError(f"sequence {name}: no ground truth in {folder} "
-                            f"(looked for {', '.join(GT_FILES)})")
-    primary_name = next(f for f in GT_FILES if f in boxes)
-    primary = boxes[primary_name]
-    require_same_length(name, (folder / primary_name, len(primary)),
-                        *((folder / f, len(b)) for f, b in boxes.items()))
-    rgb_files = thermal_files = None
-    if with_images:
-        rgb_files = list_images(folder / "visible", name)
-        thermal_files = list_images(folder / "infrared", name)
-        require_image_count(name, rgb_files, folder / "visible", len(primary),
-                            folder / primary_name)
-        require_image_count(name, thermal_files, folder / "infrared", len(primary),
-                            folder / primary_name)
+    boxes, primary, rgb_files, thermal_files = read_paired_folder(folder, name, GT_FILES,
+                                                                  with_images)
     rgb = boxes.get("visible.txt")
     thermal = boxes.get("infrared.txt")
     return Sequence(name=name, dataset=NAME, rgb_files=rgb_files, thermal_files=thermal_files,

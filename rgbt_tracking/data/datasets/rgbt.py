@@ -28,14 +28,13 @@ up; and VOT-style per-frame ``<name>.tag`` files inside a sequence folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 
-from rgbt_tracking.data.datasets.common import (Reader, list_images, read_rows, read_tag_files,
-                                                require_image_count, require_same_length,
+from rgbt_tracking.data.datasets.common import (Reader, read_paired_folder, read_tag_files,
                                                 sequence_attributes_from_lists)
-from rgbt_tracking.data.sequence import Sequence, SequenceError
+from rgbt_tracking.data.sequence import Sequence
 
 GT_FILES = ("init.txt", "visible.txt", "infrared.txt")
 
@@ -50,26 +49,8 @@ def load_sequence(folder: Path, dataset: str, with_images: bool = True) -> Seque
     """
     folder = Path(folder)
     name = folder.name
-    boxes: Dict[str, np.ndarray] = {}
-    for file_name in GT_FILES:
-        path = folder / file_name
-        if path.is_file():
-            boxes[file_name] = read_rows(path, name)
-    if not boxes:
-        raise SequenceError(f"sequence {name}: no ground truth in {folder} "
-                            f"(looked for {', '.join(GT_FILES)})")
-    primary_name = next(f for f in GT_FILES if f in boxes)
-    primary = boxes[primary_name]
-    require_same_length(name, (folder / primary_name, len(primary)),
-                        *((folder / f, len(b)) for f, b in boxes.items()))
-    rgb_files = thermal_files = None
-    if with_images:
-        rgb_files = list_images(folder / "visible", name)
-        thermal_files = list_images(folder / "infrared", name)
-        require_image_count(name, rgb_files, folder / "visible", len(primary),
-                            folder / primary_name)
-        require_image_count(name, thermal_files, folder / "infrared", len(primary),
-                            folder / primary_name)
+    boxes, primary, rgb_files, thermal_files = read_paired_folder(folder, name, GT_FILES,
+                                                                  with_images)
     attributes = sequence_attributes_from_lists(folder, name, len(primary))
     attributes.update(read_tag_files(folder, name, len(primary)))
     init: Optional[np.ndarray] = boxes.get("init.txt")
