@@ -113,6 +113,16 @@ class Sequence:
         return len(self.gt)
 
     @property
+    def boxes(self) -> np.ndarray:
+        """(N, 4) x y w h ground truth (the name VOT's supervised runner reads)."""
+        return self.gt
+
+    @property
+    def tags(self) -> Dict[str, np.ndarray]:
+        """Per-frame attribute flags (VOT calls them tags)."""
+        return self.attributes
+
+    @property
     def has_images(self) -> bool:
         """Whether any image files are attached (False for ground truth only)."""
         return self.rgb_files is not None or self.thermal_files is not None

@@ -81,3 +81,37 @@ def test_dataset_mode_runs_a_tracker_over_a_dataset_root(tmp_path):
     assert sorted(p.name for p in (tmp_path / "dcf").iterdir()) == ["seq1.txt", "seq2.txt"]
     overall = json.loads(report_path.read_text())["trackers"]["dcf"]["overall"]
     assert overall["PR"] > 0.8 and overall["SR"] > 0.6
+
+
+def test_reset_protocol_on_a_vot_rgbt_layout(tmp_path):
+    """VOT-RGBT layout (color/, ir/, polygon groundtruth.txt, list.txt) built from generated
+    frames; the reset protocol gives EAO, A and R through the CLI."""
+    import cv2
+
+    from rgbt_tracking.data.synthetic import SyntheticConfig, generate_sequence
+
+    root = tmp_path / "vot"
+    names = []
+    for seed, length in ((3, 60), (4, 90)):   # two lengths: EAO's interval needs a spread
+        sequence = generate_sequence(SyntheticConfig(num_frames=length, seed=seed))
+        folder = root / f"seq{seed}"
+        (folder / "color").mkdir(parents=True)
+        (folder / "ir").mkdir()
+        lines = []
+        for index, (rgb, thermal, box) in enumerate(zip(sequence.rgb, sequence.thermal,
+                                                       sequence.boxes)):
+            cv2.imwrite(str(folder / "color" / f"{index + 1:08d}.jpg"),
+                        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            cv2.imwrite(str(folder / "ir" / f"{index + 1:08d}.jpg"), thermal)
+            x, y, w, h = box
+            lines.append(",".join(f"{v:.2f}" for v in (x, y, x + w, y, x + w, y + h, x, y + h)))
+        (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
+        names.append(folder.name)
+    (root / "list.txt").write_text("\n".join(names) + "\n")
+    report_path = tmp_path / "vot.json"
+    assert main(["eval", "--dataset", "vot-rgbt", "--root", str(root), "--tracker", "dcf",
+                 "--protocol", "reset", "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    overall = report["trackers"]["dcf"]["overall"]
+    assert report["protocol"] == "reset"
+    assert 0.0 < overall["EAO"] <= 1.0 and 0.5 < overall["A"] <= 1.0 and overall["R"] >= 0.0
