@@ -27,6 +27,7 @@ setup(
     entry_points={
         "console_scripts": [
             "tracker_node = rgbt_tracking.ros.tracker_node:main",
+            "alignment_node = rgbt_tracking.ros.alignment_node:main",
             "rgbt-track = rgbt_tracking.cli:main",
         ],
     },

@@ -5,7 +5,8 @@ Sub-commands:
   launch   host the node graph of tracker.launch.py in one process (no ROS launch needed)
   run      run a tracker on folders of images, write benchmark-format results
   eval     score results against ground truth (success AUC, precision@20px)
-  bag      replay a ROS 2 bag into a live graph, or list its topics
+  bag      replay, inspect, write (from a dataset sequence) or score (through the node) bags
+  calibrate  thermal->RGB map from a heated target or from ordinary scene pairs
   bench    speed of a tracker against OpenCV's CSRT and KCF on the same frames
 """
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_launch(args: argparse.Namespace) -> int:
     from rgbt_tracking.ros.graph import run
 
-    run(args.params, args.remap, args.param)
+    run(args.params, args.remap, args.param, calibration_file=args.alignment)
     return 0
 
 
@@ -357,6 +358,70 @@ def _bag_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_pairs(rgb: Path, thermal: Path) -> list:
+    """(rgb, thermal) arrays from two files or two folders of matching pairs."""
+    import cv2
+
+    if rgb.is_dir() != thermal.is_dir():
+        raise SystemExit("error: --rgb and --thermal must both be files or both folders")
+    rgb_files = _list_images(rgb) if rgb.is_dir() else [rgb]
+    thermal_files = _list_images(thermal) if thermal.is_dir() else [thermal]
+    if len(rgb_files) != len(thermal_files):
+        raise SystemExit(f"error: {len(rgb_files)} RGB images in {rgb} but "
+                         f"{len(thermal_files)} thermal images in {thermal}")
+    pairs = []
+    for rgb_file, thermal_file in zip(rgb_files, thermal_files):
+        colour = cv2.imread(str(rgb_file), cv2.IMREAD_COLOR)
+        if colour is None:
+            raise SystemExit(f"error: cannot read image {rgb_file}")
+        heat = cv2.imread(str(thermal_file), cv2.IMREAD_UNCHANGED)
+        if heat is None:
+            raise SystemExit(f"error: cannot read image {thermal_file}")
+        pairs.append((cv2.cvtColor(colour, cv2.COLOR_BGR2RGB),
+                      heat[:, :, 0] if heat.ndim == 3 else heat))
+    return pairs
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from rgbt_tracking.alignment.calibration_file import CalibrationError, save_calibration
+
+    if args.out.exists() and not args.overwrite:
+        raise SystemExit(f"error: {args.out} exists; pass --overwrite to replace it")
+    pairs = _image_pairs(args.rgb, args.thermal)
+    try:
+        if args.method == "target":
+            from rgbt_tracking.alignment.target import PatternSpec, calibrate_target
+
+            kind, size, square = (args.pattern.split(":") + ["0.05"])[:3]
+            columns, rows = (int(v) for v in size.lower().split("x"))
+            intrinsics = None
+            if args.intrinsics is not None:
+                from rgbt_tracking.core.config import load_yaml
+
+                intrinsics = {k: np.asarray(v, dtype=np.float64)
+                              for k, v in load_yaml(args.intrinsics).items()}
+            calibration, report = calibrate_target(
+                pairs, PatternSpec(kind=kind, columns=columns, rows=rows,
+                                   square_size_m=float(square)),
+                model=args.model, intrinsics=intrinsics,
+                working_distance_m=args.working_distance)
+            for entry in report:
+                print(f"pair {entry['index']}: rgb {'found' if entry['found_rgb'] else 'NOT found'}"
+                      f", thermal {'found' if entry['found_thermal'] else 'NOT found'}"
+                      + (f" ({entry['reason']})" if entry.get("reason") else ""))
+        else:
+            from rgbt_tracking.alignment.auto import calibrate_auto
+
+            calibration = calibrate_auto(pairs, model=args.model)
+    except CalibrationError as exc:
+        print(f"error: no trustworthy map, nothing written: {exc}", file=sys.stderr)
+        return 3
+    save_calibration(calibration, args.out, overwrite=args.overwrite)
+    print(f"{calibration.model} from {len(pairs)} pair(s) by {calibration.method}: "
+          f"error {calibration.error_px:.2f} px; wrote {args.out}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from rgbt_tracking.eval.speed import run_speed_comparison
 
@@ -391,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="topic remapping, e.g. rgb/image:=/camera/color/image_raw")
     launch.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
                         help="tracker_node parameter, e.g. tracker_params:='{fusion: feature}'")
+    launch.add_argument("--alignment", metavar="CALIBRATION.yaml",
+                        help="put alignment_node in front of the tracker with this "
+                             "calibration (thermal/image then names the raw camera topic)")
     launch.set_defaults(func=_cmd_launch)
 
     run = sub.add_parser("run", help="track through folders of images")
@@ -492,6 +560,30 @@ def build_parser() -> argparse.ArgumentParser:
                           help="output folder (default out/bag_eval-<bag name>)")
     bag_eval.add_argument("--overwrite", action="store_true", help="reuse --out if not empty")
     bag.set_defaults(func=_cmd_bag)
+
+    calibrate = sub.add_parser(
+        "calibrate", help="thermal->RGB map from a heated target or from scene pairs",
+        description="Estimate the map that puts thermal pixels into the RGB camera's "
+                    "geometry and write it as YAML for alignment_node. Exits non-zero and "
+                    "writes nothing when the map cannot be trusted.")
+    calibrate.add_argument("--method", choices=("target", "auto"), required=True,
+                           help="target: checkerboard/circle grid seen by both cameras; "
+                                "auto: ordinary scene pairs, no target")
+    calibrate.add_argument("--rgb", type=Path, required=True, help="RGB image or folder")
+    calibrate.add_argument("--thermal", type=Path, required=True,
+                           help="thermal image or folder (pairs matched by sorted name)")
+    calibrate.add_argument("--out", type=Path, required=True, help="calibration YAML to write")
+    calibrate.add_argument("--model", choices=("homography", "affine", "stereo"),
+                           default="homography", help="default homography (far scenes, UAVs)")
+    calibrate.add_argument("--pattern", default="checkerboard:9x6:0.05",
+                           help="target: KIND:COLSxROWS:SQUARE_M (inner corners for a "
+                                "checkerboard; KIND checkerboard|circles)")
+    calibrate.add_argument("--intrinsics", type=Path,
+                           help="stereo: YAML with K_rgb, dist_rgb, K_thermal, dist_thermal")
+    calibrate.add_argument("--working-distance", type=float,
+                           help="stereo: distance of the scene plane, metres")
+    calibrate.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    calibrate.set_defaults(func=_cmd_calibrate)
 
     bench = sub.add_parser("bench", help="dcf speed against OpenCV CSRT and KCF")
     bench.add_argument("--frames", type=int, default=200, help="timed frames (default 200)")

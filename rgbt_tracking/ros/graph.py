@@ -72,15 +72,32 @@ class NodeGraph:
     def __init__(self, params_file: Optional[Path | str] = None,
                  remappings: Optional[Mapping[str, str]] = None,
                  tracker_overrides: Optional[Mapping[str, Any]] = None,
-                 context: Any = None) -> None:
+                 context: Any = None, calibration_file: Optional[Path | str] = None,
+                 alignment_overrides: Optional[Mapping[str, Any]] = None) -> None:
         from rgbt_tracking.ros.tracker_node import TrackerNode
 
         params = Path(params_file) if params_file is not None else default_params_file()
         remap = dict(DEFAULT_REMAPPINGS if remappings is None else remappings)
-        self.nodes: List[Node] = [
-            TrackerNode("tracker_node", context=context, cli_args=node_arguments(params, remap),
-                        parameter_overrides=parameter_overrides(tracker_overrides or {})),
-        ]
+        self.nodes: List[Node] = []
+        if calibration_file is not None:
+            # As the launch file with use_alignment:=true: the alignment node reads the
+            # thermal camera's topic and the tracker reads its output, "<topic>_aligned".
+            from rgbt_tracking.ros.alignment_node import AlignmentNode
+
+            raw = remap["thermal/image"]
+            aligned = f"{raw}_aligned"
+            alignment_remap = {"thermal/image_raw": raw, "thermal/image": aligned,
+                               "rgb/image": remap["rgb/image"]}
+            settings = {"calibration_file": str(calibration_file)}
+            settings.update(alignment_overrides or {})
+            self.nodes.append(AlignmentNode(
+                "alignment_node", context=context,
+                cli_args=node_arguments(params, alignment_remap),
+                parameter_overrides=parameter_overrides(settings)))
+            remap["thermal/image"] = aligned
+        self.nodes.insert(0, TrackerNode(
+            "tracker_node", context=context, cli_args=node_arguments(params, remap),
+            parameter_overrides=parameter_overrides(tracker_overrides or {})))
         # One executor thread: each node's heavy work runs in its own worker thread, and
         # rclpy's multi-threaded executor costs more in Python overhead than it gains here
         # (measured: it lost a third of the 30 Hz image pairs that this one keeps).
@@ -130,7 +147,7 @@ def parse_assignments(items: Sequence[str], what: str) -> Dict[str, str]:
 
 
 def run(params_file: Optional[str] = None, remaps: Sequence[str] = (),
-        sets: Sequence[str] = ()) -> None:
+        sets: Sequence[str] = (), calibration_file: Optional[str] = None) -> None:
     """Host the graph until Ctrl-C (``rgbt-track launch``)."""
     import yaml
 
@@ -141,7 +158,7 @@ def run(params_file: Optional[str] = None, remaps: Sequence[str] = (),
         value = yaml.safe_load(text)
         overrides[key] = text if isinstance(value, dict) else value  # tracker_params stays YAML text
     rclpy.init(args=[])  # the CLI's own arguments are not ROS arguments
-    graph = NodeGraph(params_file, remappings, overrides)
+    graph = NodeGraph(params_file, remappings, overrides, calibration_file=calibration_file)
     try:
         graph.spin()
     except KeyboardInterrupt:

@@ -22,7 +22,7 @@ def test_launch_file_declares_the_documented_arguments():
                for n in tree.body)
     declared = {c.args[0].value for c in _calls(tree, "DeclareLaunchArgument")}
     assert {"tracker", "tracker_params", "params_file", "rgb_topic", "thermal_topic",
-            "device"} <= declared
+            "device", "use_alignment", "calibration_file"} <= declared
     used = {c.args[0].value for c in _calls(tree, "LaunchConfiguration")}
     assert used <= declared, f"LaunchConfiguration of undeclared arguments: {used - declared}"
 
@@ -43,9 +43,24 @@ def test_launch_file_starts_the_installed_executable_with_the_node_topics():
 
 
 def test_parameter_file_matches_the_node_declarations():
-    from rgbt_tracking.ros import tracker_node
+    from rgbt_tracking.ros import alignment_node, tracker_node
 
-    source = Path(tracker_node.__file__).read_text()
     params = yaml.safe_load((REPO / "config" / "tracker.yaml").read_text())
-    for name in params["tracker_node"]["ros__parameters"]:
-        assert f'"{name}"' in source, f"config/tracker.yaml sets undeclared parameter {name}"
+    for node, module in (("tracker_node", tracker_node), ("alignment_node", alignment_node)):
+        source = Path(module.__file__).read_text()
+        for name in params[node]["ros__parameters"]:
+            assert f'"{name}"' in source, f"config/tracker.yaml sets undeclared {node}.{name}"
+
+
+def test_alignment_node_is_launched_only_with_use_alignment():
+    tree = ast.parse(LAUNCH.read_text())
+    executables = {}
+    for node in _calls(tree, "Node"):
+        keywords = {k.arg: k.value for k in node.keywords}
+        condition = keywords["condition"].func.id
+        executables.setdefault(keywords["executable"].value, set()).add(condition)
+    assert executables["alignment_node"] == {"IfCondition"}
+    # Exactly one tracker_node runs either way: on the raw or on the aligned thermal topic.
+    assert executables["tracker_node"] == {"IfCondition", "UnlessCondition"}
+    setup = (REPO / "setup.py").read_text()
+    assert "alignment_node = rgbt_tracking.ros.alignment_node:main" in setup
