@@ -388,6 +388,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.overwrite:
         raise SystemExit(f"error: {args.out} exists; pass --overwrite to replace it")
     pairs = _image_pairs(args.rgb, args.thermal)
+    if args.model is None:
+        args.model = "homography" if args.method == "target" else "affine"
     try:
         if args.method == "target":
             from rgbt_tracking.alignment.target import PatternSpec, calibrate_target
@@ -574,7 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="thermal image or folder (pairs matched by sorted name)")
     calibrate.add_argument("--out", type=Path, required=True, help="calibration YAML to write")
     calibrate.add_argument("--model", choices=("homography", "affine", "stereo"),
-                           default="homography", help="default homography (far scenes, UAVs)")
+                           help="default: homography for --method target (far scenes, "
+                                "UAVs); affine for --method auto (one scene pair constrains "
+                                "the perspective terms poorly)")
     calibrate.add_argument("--pattern", default="checkerboard:9x6:0.05",
                            help="target: KIND:COLSxROWS:SQUARE_M (inner corners for a "
                                 "checkerboard; KIND checkerboard|circles)")

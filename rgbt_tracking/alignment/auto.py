@@ -1,0 +1,617 @@
+"""Target-free RGB-thermal calibration (``rgbt-track calibrate --method auto``).
+
+Estimates the planar map (homography, affine or translation) that takes a thermal pixel
+``(x, y, 1)`` to the RGB pixel it sees, from ordinary scene pairs, by maximising a
+multimodal similarity coarse to fine, and refuses estimates it cannot trust.
+
+Method and why
+--------------
+Intensities of a visible and a thermal image are not related by any fixed function: the
+same edge can be dark-to-bright in one and bright-to-dark in the other, many edges exist in
+only one modality, and the gradient *magnitudes* differ wildly (plain ECC on gradient
+magnitude reaches a correlation of only 0.1-0.3 on the LLVIP pairs and converges 10-35 px
+off). What the two modalities do share is the *orientation* of the edges they both see. We
+therefore represent each image by a dense, polarity-free gradient-orientation field:
+
+* gradients ``(gx, gy)`` of the lightly blurred image, magnitude ``m``;
+* a saturating weight ``w = m / (m + k)`` with ``k`` a robust per-image magnitude scale,
+  so that strong and weak edges count similarly in both modalities (contrast invariance);
+* the double-angle vector ``w * (cos 2θ, sin 2θ)``, which is identical for an edge and
+  its contrast-inverted copy (θ and θ+π give the same vector);
+* a Gaussian smoothing of that two-channel field (a weighted structure-tensor
+  orientation), which widens the basin of convergence.
+
+The similarity is the zero-mean normalised correlation of the two-channel fields over the
+overlap, i.e. the weighted mean of ``cos 2(θ_rgb - θ_thermal)``. It is maximised with the
+ECC (enhanced correlation coefficient) Gauss-Newton update generalised to a multi-channel
+vector, with the thermal image re-warped and its field recomputed at every iteration (so
+rotations rotate the orientations correctly). The search is coarse to fine over an image
+pyramid; at the coarsest level a global translation is first found by FFT
+cross-correlation of the complex fields ``w·e^{2iθ}`` (no local minima for the shift), then
+each level refines translation -> affine -> homography, each stage initialised by the
+previous one.
+
+Trust check
+-----------
+An estimate is trusted only when (1) the final similarity exceeds ``min_score``; (2) the
+similarity at the estimate clearly exceeds the similarity at far-shifted alignments (the
+same warped thermal field shifted by 1/8 and 1/4 of the image in 8 directions): the peak
+must beat the best of those by ``min_margin`` absolute and ``min_ratio`` relative — an
+unrelated image reaches no distinct peak; (3) the map is not degenerate: relative to the
+nominal scaling the singular values of its linear part stay within ``[0.67, 1.5]``, the
+perspective distortion of the image corners stays small, and the mapped thermal image
+overlaps most of the RGB image.
+
+All inputs are processed internally at a working resolution of at most ``max_width``
+pixels wide; the returned maps are in full-resolution pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from rgbt_tracking.alignment.calibration_file import Calibration, CalibrationError, now_iso
+
+__all__ = ["AutoResult", "estimate_alignment", "calibrate_auto", "similarity", "MODELS"]
+
+MODELS: tuple[str, ...] = ("translation", "affine", "homography")
+_N_PARAMS: dict[str, int] = {"translation": 2, "affine": 6, "homography": 8}
+
+
+@dataclass
+class AutoResult:
+    """Outcome of one target-free alignment estimate.
+
+    Attributes:
+        homography: (3, 3) float64, maps a full-resolution thermal pixel (x, y, 1) to the
+            full-resolution RGB pixel.
+        model: "translation", "affine" or "homography".
+        score: final similarity (weighted mean of cos 2Δθ over the overlap, in [-1, 1]).
+        baseline_score: similarity at the initial map (identity / nominal scaling or
+            ``initial``), same working level.
+        trusted: whether the estimate passed the trust check.
+        reason: human-readable explanation (why it is trusted or rejected).
+        shifted_score: best similarity over the far-shifted alignments (trust test).
+        extra: diagnostic numbers (per-level scores, iterations, timing).
+    """
+
+    homography: np.ndarray
+    model: str
+    score: float
+    baseline_score: float
+    trusted: bool
+    reason: str
+    shifted_score: float = float("nan")
+    extra: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------
+# image preparation and the orientation field
+# --------------------------------------------------------------------------------------
+
+
+def _to_grey_float(image: np.ndarray, name: str) -> np.ndarray:
+    """Convert an image to float32 grey in [0, 1] using a robust (1-99 %) range.
+
+    Args:
+        image: HxW (uint8/uint16/float) or HxWx3 (RGB order) array.
+        name: used in error messages.
+
+    Returns:
+        HxW float32.
+    """
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(image).__name__}")
+    if image.ndim == 3 and image.shape[2] == 3:
+        img = image.astype(np.float32)
+        img = 0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]
+    elif image.ndim == 3 and image.shape[2] == 1:
+        img = image[..., 0].astype(np.float32)
+    elif image.ndim == 2:
+        img = image.astype(np.float32)
+    else:
+        raise ValueError(f"{name} must be HxW or HxWx3, got shape {image.shape}")
+    if img.shape[0] < 32 or img.shape[1] < 32:
+        raise ValueError(f"{name} is too small for alignment: {img.shape[1]}x{img.shape[0]}")
+    if not np.all(np.isfinite(img)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    lo, hi = np.percentile(img, [1.0, 99.0])
+    if hi - lo <= 1e-6:
+        hi = lo + 1.0
+    return np.clip((img - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+
+def orientation_field(grey: np.ndarray, blur_sigma: float = 1.0, smooth_sigma: float = 1.5) -> np.ndarray:
+    """Polarity-free gradient-orientation field of a grey image.
+
+    Args:
+        grey: HxW float32 image (any intensity scale).
+        blur_sigma: Gaussian pre-blur, pixels.
+        smooth_sigma: Gaussian smoothing of the double-angle field, pixels.
+
+    Returns:
+        HxWx2 float32: ``w·cos 2θ`` and ``w·sin 2θ`` with ``w = m/(m+k)`` in [0, 1).
+    """
+    img = cv2.GaussianBlur(grey, (0, 0), blur_sigma) if blur_sigma > 0 else grey
+    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+    m2 = gx * gx + gy * gy
+    m = np.sqrt(m2)
+    k = float(np.percentile(m, 75.0)) + 1e-6
+    w = m / (m + k)
+    inv = w / (m2 + 1e-12)
+    field_ = np.empty(grey.shape + (2,), np.float32)
+    field_[..., 0] = (gx * gx - gy * gy) * inv
+    field_[..., 1] = (2.0 * gx * gy) * inv
+    if smooth_sigma > 0:
+        field_ = cv2.GaussianBlur(field_, (0, 0), smooth_sigma)
+    return field_
+
+
+def _correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """Zero-mean normalised correlation of two HxWx2 fields over a boolean HxW mask."""
+    if mask.sum() < 100:
+        return 0.0
+    va = a[mask]
+    vb = b[mask]
+    va = va - va.mean(axis=0)
+    vb = vb - vb.mean(axis=0)
+    den = float(np.sqrt((va * va).sum() * (vb * vb).sum()))
+    return float((va * vb).sum() / den) if den > 0 else 0.0
+
+
+# --------------------------------------------------------------------------------------
+# geometry helpers
+# --------------------------------------------------------------------------------------
+
+
+def _scale(f: float | tuple[float, float]) -> np.ndarray:
+    """3x3 scaling matrix (pixel-centre convention of cv2.resize: x' = f (x + 0.5) - 0.5)."""
+    fx, fy = (f, f) if np.isscalar(f) else f
+    return np.array([[fx, 0.0, 0.5 * fx - 0.5], [0.0, fy, 0.5 * fy - 0.5], [0.0, 0.0, 1.0]])
+
+
+def map_points(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 map to Nx2 points; returns Nx2 float64."""
+    p = np.hstack([np.asarray(pts, np.float64), np.ones((len(pts), 1))]) @ np.asarray(h, np.float64).T
+    return p[:, :2] / p[:, 2:3]
+
+
+def image_corners(size: tuple[int, int]) -> np.ndarray:
+    """The 4 corners (x, y) of a (width, height) image, 4x2 float64 (pixel centres)."""
+    w, h = size
+    return np.array([[0.0, 0.0], [w - 1.0, 0.0], [w - 1.0, h - 1.0], [0.0, h - 1.0]])
+
+
+def mean_corner_error(h_a: np.ndarray, h_b: np.ndarray, size: tuple[int, int]) -> float:
+    """Mean distance, pixels, between the 4 corners of a (w, h) image mapped by two maps."""
+    c = image_corners(size)
+    return float(np.linalg.norm(map_points(h_a, c) - map_points(h_b, c), axis=1).mean())
+
+
+def _increment_jacobian(shape: tuple[int, int], model: str) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+    """Jacobian of the incremental warp D(x) at p=0, in normalised coordinates.
+
+    Returns (jx, jy, cx, cy, s) where jx, jy are HxWxP (d x'/dp, d y'/dp), and the
+    normalised coordinates are ((x - cx)/s, (y - cy)/s).
+    """
+    hh, ww = shape
+    cx, cy, s = (ww - 1) / 2.0, (hh - 1) / 2.0, max(ww, hh) / 2.0
+    ys, xs = np.mgrid[0:hh, 0:ww].astype(np.float32)
+    x = (xs - cx) / s
+    y = (ys - cy) / s
+    z = np.zeros_like(x)
+    o = np.ones_like(x)
+    if model == "translation":
+        jx = np.stack([o, z], -1)
+        jy = np.stack([z, o], -1)
+    elif model == "affine":
+        jx = np.stack([x, y, o, z, z, z], -1)
+        jy = np.stack([z, z, z, x, y, o], -1)
+    else:
+        jx = np.stack([x, y, o, z, z, z, -x * x, -x * y], -1)
+        jy = np.stack([z, z, z, x, y, o, -x * y, -y * y], -1)
+    return jx, jy, cx, cy, s
+
+
+def _params_to_matrix(p: np.ndarray, model: str, cx: float, cy: float, s: float) -> np.ndarray:
+    """Incremental warp matrix D (pixel coordinates) from normalised parameters."""
+    d = np.eye(3)
+    if model == "translation":
+        d[0, 2], d[1, 2] = p
+    else:
+        d[0, :] += p[0:3]
+        d[1, :] += p[3:6]
+        if model == "homography":
+            d[2, 0:2] = p[6:8]
+    n = np.array([[1 / s, 0, -cx / s], [0, 1 / s, -cy / s], [0, 0, 1.0]])
+    return np.linalg.inv(n) @ d @ n
+
+
+# --------------------------------------------------------------------------------------
+# one pyramid level
+# --------------------------------------------------------------------------------------
+
+
+class _Level:
+    """Both images at one pyramid level, with the RGB field precomputed.
+
+    ``h_level = S_rgb @ h_full @ inv(S_th)`` converts full-resolution maps to this level.
+    """
+
+    def __init__(self, rgb_grey: np.ndarray, th_grey: np.ndarray, f_rgb: float, f_th: tuple[float, float]):
+        self.s_rgb = _scale(f_rgb)
+        self.s_th = _scale(f_th)
+        size_r = (max(8, int(round(rgb_grey.shape[1] * f_rgb))), max(8, int(round(rgb_grey.shape[0] * f_rgb))))
+        size_t = (max(8, int(round(th_grey.shape[1] * f_th[0]))), max(8, int(round(th_grey.shape[0] * f_th[1]))))
+        self.rgb = cv2.resize(rgb_grey, size_r, interpolation=cv2.INTER_AREA)
+        self.th = cv2.resize(th_grey, size_t, interpolation=cv2.INTER_AREA)
+        self.size = size_r
+        self.field_rgb = orientation_field(self.rgb)
+        self.border = 4
+        ones = np.ones(self.th.shape, np.uint8)
+        self._ones = ones
+
+    def to_level(self, h_full: np.ndarray) -> np.ndarray:
+        return self.s_rgb @ h_full @ np.linalg.inv(self.s_th)
+
+    def to_full(self, h_level: np.ndarray) -> np.ndarray:
+        return np.linalg.inv(self.s_rgb) @ h_level @ self.s_th
+
+    def warped_field(self, h_level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Thermal warped into the RGB level geometry: (HxWx2 field, HxW bool valid mask)."""
+        warped = cv2.warpPerspective(self.th, h_level, self.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        mask = cv2.warpPerspective(self._ones, h_level, self.size, flags=cv2.INTER_NEAREST, borderValue=0)
+        mask = cv2.erode(mask, np.ones((2 * self.border + 1,) * 2, np.uint8))
+        return orientation_field(warped), mask.astype(bool)
+
+    def score(self, h_level: np.ndarray) -> float:
+        f, m = self.warped_field(h_level)
+        return _correlation(self.field_rgb, f, m)
+
+
+def _ecc_refine(level: _Level, h_level: np.ndarray, model: str, iters: int, eps: float) -> tuple[np.ndarray, float, int]:
+    """Maximise the field correlation with multi-channel ECC Gauss-Newton steps.
+
+    Args:
+        level: the pyramid level.
+        h_level: (3, 3) initial map at this level.
+        model: warp model of the increments.
+        iters: maximum number of iterations.
+        eps: stop when the largest corner displacement of an increment is below eps px.
+
+    Returns:
+        (refined map, correlation at it, iterations run).
+    """
+    jx, jy, cx, cy, s = _increment_jacobian(level.rgb.shape, model)
+    step = 2 if level.rgb.size > 200_000 else 1  # subsample the largest level for speed
+    sub = (slice(None, None, step), slice(None, None, step))
+    jx, jy = jx[sub], jy[sub]
+    fr_all = level.field_rgb[sub]
+    corners = image_corners(level.size)
+    best_h, best_rho = h_level.copy(), -np.inf
+    h = h_level.copy()
+    it = 0
+    for it in range(1, iters + 1):
+        ft_full, mask_full = level.warped_field(h)
+        rho = _correlation(level.field_rgb, ft_full, mask_full)
+        if rho > best_rho:
+            best_h, best_rho = h.copy(), rho
+        gx = cv2.Sobel(ft_full, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8.0)[sub] * s
+        gy = cv2.Sobel(ft_full, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8.0)[sub] * s
+        mask = mask_full[sub]
+        if mask.sum() < 200:
+            break
+        ft = ft_full[sub][mask]  # N x 2
+        fr = fr_all[mask]
+        # G: (N*2) x P, stacked over channels
+        jxm, jym = jx[mask], jy[mask]
+        g = np.concatenate([gx[mask][:, c:c + 1] * jxm + gy[mask][:, c:c + 1] * jym for c in range(2)], 0).astype(np.float64)
+        iw = ft.T.reshape(-1).astype(np.float64)
+        ir = fr.T.reshape(-1).astype(np.float64)
+        n = len(ft)
+        # zero-mean per channel
+        for c in range(2):
+            sl = slice(c * n, (c + 1) * n)
+            iw[sl] -= iw[sl].mean()
+            ir[sl] -= ir[sl].mean()
+            g[sl] -= g[sl].mean(0)
+        hess = g.T @ g
+        hess += np.eye(len(hess)) * 1e-9 * np.trace(hess)
+        hinv = np.linalg.inv(hess)
+        gw, gr = g.T @ iw, g.T @ ir
+        num = iw @ iw - gw @ hinv @ gw
+        den = ir @ iw - gr @ hinv @ gw
+        lam = num / den if den > 1e-12 else np.sqrt((iw @ iw) / max(ir @ ir, 1e-12))
+        dp = hinv @ (g.T @ (lam * ir - iw))
+        d = _params_to_matrix(dp, model, cx, cy, s)
+        h_new = np.linalg.inv(d) @ h
+        h_new /= h_new[2, 2]
+        move = np.abs(map_points(h_new, corners_th := image_corners((level.th.shape[1], level.th.shape[0])))
+                      - map_points(h, corners_th)).max()
+        h = h_new
+        if move < eps:
+            break
+    ft_full, mask_full = level.warped_field(h)
+    rho = _correlation(level.field_rgb, ft_full, mask_full)
+    if rho >= best_rho:
+        best_h, best_rho = h, rho
+    del corners
+    return best_h, float(best_rho), it
+
+
+def _coarse_translation(level: _Level, h_level: np.ndarray, max_shift_frac: float) -> np.ndarray:
+    """Global translation search by FFT cross-correlation of the complex fields.
+
+    Returns the map ``T(d) @ h_level`` with the best shift ``d`` within ``max_shift_frac``
+    of the image size (normalised by the overlap energies).
+    """
+    ft, mt = level.warped_field(h_level)
+    mr = np.ones(level.field_rgb.shape[:2], bool)
+    zr = (level.field_rgb[..., 0] + 1j * level.field_rgb[..., 1]) * mr
+    zt = (ft[..., 0] + 1j * ft[..., 1]) * mt
+    zr = zr - zr[mr].mean() * mr
+    zt = zt - zt[mt].mean() * mt
+    hh, ww = zr.shape
+    shape = (2 * hh, 2 * ww)
+    fr = np.fft.fft2(zr, shape)
+    ftt = np.fft.fft2(zt, shape)
+    # c(d) = sum_x zr(x) conj(zt(x - d))   (thermal moved by +d)
+    num = np.real(np.fft.ifft2(fr * np.conj(ftt)))
+    er = np.real(np.fft.ifft2(np.fft.fft2(np.abs(zr) ** 2, shape) * np.conj(np.fft.fft2(mt.astype(float), shape))))
+    et = np.real(np.fft.ifft2(np.fft.fft2(mr.astype(float), shape) * np.conj(np.fft.fft2(np.abs(zt) ** 2, shape))))
+    ov = np.real(np.fft.ifft2(np.fft.fft2(mr.astype(float), shape) * np.conj(np.fft.fft2(mt.astype(float), shape))))
+    corr = num / np.sqrt(np.maximum(er * et, 1e-12))
+    dy = np.fft.fftfreq(shape[0], 1.0 / shape[0])
+    dx = np.fft.fftfreq(shape[1], 1.0 / shape[1])
+    ok = (np.abs(dy)[:, None] <= max_shift_frac * hh) & (np.abs(dx)[None, :] <= max_shift_frac * ww)
+    ok &= ov >= 0.5 * mt.sum()
+    corr = np.where(ok, corr, -np.inf)
+    iy, ix = np.unravel_index(int(np.argmax(corr)), corr.shape)
+    t = np.array([[1.0, 0, dx[ix]], [0, 1.0, dy[iy]], [0, 0, 1.0]])
+    return t @ h_level
+
+
+def _shifted_scores(level: _Level, h_level: np.ndarray) -> list[float]:
+    """Similarity of the warped thermal field shifted far (1/8, 1/4 of the size, 8 directions)."""
+    ft, mt = level.warped_field(h_level)
+    hh, ww = mt.shape
+    out = []
+    for frac in (0.125, 0.25):
+        for ang in range(8):
+            dx = int(round(np.cos(ang * np.pi / 4) * frac * ww))
+            dy = int(round(np.sin(ang * np.pi / 4) * frac * hh))
+            m = np.float32([[1, 0, dx], [0, 1, dy]])
+            fs = cv2.warpAffine(ft, m, (ww, hh), flags=cv2.INTER_NEAREST)
+            ms = cv2.warpAffine(mt.astype(np.uint8), m, (ww, hh), flags=cv2.INTER_NEAREST).astype(bool)
+            out.append(_correlation(level.field_rgb, fs, ms))
+    return out
+
+
+def _degeneracy(h_full: np.ndarray, h_nominal: np.ndarray, thermal_size: tuple[int, int], rgb_size: tuple[int, int]) -> str:
+    """Empty string when the map is plausible, otherwise why it is degenerate."""
+    rel = h_full @ np.linalg.inv(h_nominal)  # RGB -> RGB, identity for the nominal map
+    rel = rel / rel[2, 2]
+    if not np.all(np.isfinite(rel)):
+        return "map is not finite"
+    sv = np.linalg.svd(rel[:2, :2], compute_uv=False)
+    if sv.min() < 0.67 or sv.max() > 1.5:
+        return f"implausible scale/shear (singular values {sv[0]:.2f}, {sv[1]:.2f} relative to nominal)"
+    c = map_points(h_full, image_corners(thermal_size))
+    def cross2(a: np.ndarray, b: np.ndarray) -> float:
+        return float(a[0] * b[1] - a[1] * b[0])
+
+    cross = [cross2(c[(i + 1) % 4] - c[i], c[(i + 2) % 4] - c[(i + 1) % 4]) for i in range(4)]
+    if not (all(x > 0 for x in cross) or all(x < 0 for x in cross)):
+        return "mapped thermal image is not a convex quadrilateral"
+    aff = map_points(np.vstack([rel[:2], [0, 0, 1]]) @ h_nominal, image_corners(thermal_size))
+    persp = np.linalg.norm(c - aff, axis=1).max() / max(rgb_size)
+    if persp > 0.1:
+        return f"implausible perspective distortion ({100 * persp:.1f}% of the image size)"
+    # overlap of the mapped thermal image with the RGB image
+    rw, rh = rgb_size
+    inter, _ = cv2.intersectConvexConvex(c.astype(np.float32), image_corners(rgb_size).astype(np.float32))
+    if inter < 0.5 * (rw - 1) * (rh - 1):
+        return "mapped thermal image covers less than half of the RGB image"
+    return ""
+
+
+# --------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------
+
+
+def estimate_alignment(
+    rgb: np.ndarray,
+    thermal: np.ndarray,
+    model: str = "homography",
+    initial: np.ndarray | None = None,
+    *,
+    max_width: int = 640,
+    levels: int = 3,
+    max_shift_frac: float = 0.15,
+    min_score: float = 0.08,
+    min_margin: float = 0.05,
+    min_ratio: float = 1.5,
+    perspective_gain: float = 0.01,
+) -> AutoResult:
+    """Estimate the thermal->RGB map of one pair by maximising the orientation similarity.
+
+    Args:
+        rgb: HxWx3 uint8 in RGB order (or HxW grey).
+        thermal: hxw uint8/uint16/float32 (any size); the result maps its pixels to RGB pixels.
+        model: "homography", "affine" or "translation".
+        initial: optional (3, 3) thermal->RGB initial map, full-resolution pixels; default:
+            the scaling that stretches the thermal image onto the RGB image.
+        max_width: width, pixels, of the finest working level (inputs are downscaled).
+        levels: number of pyramid levels (each half the previous resolution).
+        max_shift_frac: range of the global translation search, fraction of the image size.
+        min_score: minimum final similarity for trust.
+        min_margin: minimum absolute margin of the score over the best far-shifted score.
+        min_ratio: minimum ratio of the score to the best far-shifted score.
+
+    Returns:
+        AutoResult with the full-resolution map; ``trusted`` tells whether to use it.
+
+    Raises:
+        ValueError: bad inputs (shape, NaN, unknown model, singular initial map).
+    """
+    import time
+
+    t0 = time.perf_counter()
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
+    rgb_g = _to_grey_float(rgb, "rgb")
+    th_g = _to_grey_float(thermal, "thermal")
+    rgb_size = (rgb_g.shape[1], rgb_g.shape[0])
+    th_size = (th_g.shape[1], th_g.shape[0])
+    h_nominal = _scale((rgb_size[0] / th_size[0], rgb_size[1] / th_size[1]))
+    if initial is None:
+        h0 = h_nominal.copy()
+    else:
+        h0 = np.asarray(initial, np.float64)
+        if h0.shape != (3, 3) or not np.all(np.isfinite(h0)) or abs(np.linalg.det(h0)) < 1e-12:
+            raise ValueError("initial must be a finite, invertible 3x3 matrix")
+        h0 = h0 / h0[2, 2]
+    f_fine = min(1.0, max_width / rgb_size[0])
+    sx, sy = rgb_size[0] / th_size[0], rgb_size[1] / th_size[1]
+    pyramid = []
+    for lv in range(levels):
+        f = f_fine / (2 ** (levels - 1 - lv))
+        if rgb_size[0] * f < 48:
+            continue
+        pyramid.append(_Level(rgb_g, th_g, f, (min(1.0, f * sx), min(1.0, f * sy))))
+    finest = pyramid[-1]
+    baseline = finest.score(finest.to_level(h0))
+
+    h = h0
+    stages = [m for m in MODELS if _N_PARAMS[m] <= _N_PARAMS[model]]
+    per_level = []
+    for i, lvl in enumerate(pyramid):
+        hl = lvl.to_level(h)
+        if i == 0 and initial is None:
+            hl = _coarse_translation(lvl, hl, max_shift_frac)
+        last = i == len(pyramid) - 1
+        accepted = None
+        for stage in stages:
+            if stage == "translation" and i > 0:
+                continue
+            if stage == "homography" and not last:
+                continue  # perspective terms drift on coarse levels: finest level only
+            start = hl
+            hl, rho, its = _ecc_refine(lvl, hl, stage, iters=40 if not last else 25, eps=0.01)
+            per_level.append((lvl.size[0], stage, round(rho, 4), its))
+            if stage == "homography" and accepted is not None and rho - accepted < perspective_gain:
+                # Model selection: the two perspective parameters are weakly constrained by
+                # one scene pair; keep them only when they explain clearly more structure.
+                hl = start
+                per_level.append((lvl.size[0], "homography rejected", round(rho - accepted, 4), 0))
+            accepted = rho if stage != "homography" else accepted
+        h = lvl.to_full(hl)
+    h = h / h[2, 2]
+    hl = finest.to_level(h)
+    score = finest.score(hl)
+    shifted = _shifted_scores(finest, hl)
+    best_shift = float(max(shifted))
+
+    reasons = []
+    if score < min_score:
+        reasons.append(f"similarity {score:.3f} below {min_score}")
+    if score - best_shift < min_margin or score < min_ratio * max(best_shift, 1e-6):
+        reasons.append(f"no distinct peak: similarity {score:.3f} vs {best_shift:.3f} at far-shifted alignments "
+                       f"(need margin {min_margin} and ratio {min_ratio})")
+    degenerate = _degeneracy(h, h_nominal, th_size, rgb_size)
+    if degenerate:
+        reasons.append(degenerate)
+    trusted = not reasons
+    reason = ("similarity %.3f, %.1fx the best far-shifted alignment (%.3f)" % (score, score / max(best_shift, 1e-6), best_shift)
+              if trusted else "; ".join(reasons))
+    return AutoResult(
+        homography=h, model=model, score=float(score), baseline_score=float(baseline), trusted=trusted,
+        reason=reason, shifted_score=best_shift,
+        extra={"levels": per_level, "seconds": time.perf_counter() - t0, "shifted_scores": shifted},
+    )
+
+
+def calibrate_auto(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    model: str = "homography",
+    *,
+    max_spread_px: float = 8.0,
+    **kwargs,
+) -> Calibration:
+    """Target-free calibration from ordinary scene pairs.
+
+    Each pair is estimated independently; untrusted estimates are dropped; the median of
+    the mapped thermal-image corners over the remaining pairs defines the map (exact fit
+    through the 4 median corners, or an affine / translation least-squares fit).
+
+    Args:
+        pairs: sequence of (rgb HxWx3 uint8 RGB, thermal hxw) pairs, all of the same sizes.
+        model: "homography", "affine" or "translation".
+        max_spread_px: refuse when the per-pair corners spread more than this (RMS, px).
+        **kwargs: passed to :func:`estimate_alignment`.
+
+    Returns:
+        Calibration with ``method="auto"``; ``error_px`` is the RMS distance of the per-pair
+        mapped corners to the median corners (full-resolution RGB pixels).
+
+    Raises:
+        CalibrationError: no pairs, inconsistent sizes, no trusted pair, or estimates too
+            inconsistent to trust.
+    """
+    if model not in MODELS:
+        raise CalibrationError(f"unknown model {model!r}; expected one of {MODELS}")
+    if len(pairs) == 0:
+        raise CalibrationError("auto calibration needs at least one RGB-thermal image pair")
+    sizes = {((p[0].shape[1], p[0].shape[0]), (p[1].shape[1], p[1].shape[0])) for p in pairs}
+    if len(sizes) != 1:
+        raise CalibrationError(f"all pairs must share one RGB size and one thermal size, got {sorted(sizes)}")
+    (rgb_size, th_size), = sizes
+    results = []
+    rejected = []
+    for i, (rgb, th) in enumerate(pairs):
+        try:
+            r = estimate_alignment(rgb, th, model=model, **kwargs)
+        except ValueError as exc:
+            rejected.append(f"pair {i}: {exc}")
+            continue
+        (results if r.trusted else rejected).append(r if r.trusted else f"pair {i}: {r.reason}")
+    if not results:
+        raise CalibrationError("auto calibration could not trust any pair: " + " | ".join(rejected))
+    corners_th = image_corners(th_size)
+    mapped = np.stack([map_points(r.homography, corners_th) for r in results])  # K x 4 x 2
+    med = np.median(mapped, axis=0)
+    spread = float(np.sqrt(np.mean(np.sum((mapped - med) ** 2, axis=2)))) if len(results) > 1 else 0.0
+    if spread > max_spread_px:
+        raise CalibrationError(f"per-pair estimates disagree by {spread:.1f} px RMS (> {max_spread_px}); "
+                               "the scene pairs do not give a consistent map")
+    if model == "homography":
+        h = cv2.getPerspectiveTransform(corners_th.astype(np.float32), med.astype(np.float32)).astype(np.float64)
+    elif model == "affine":
+        a, _ = cv2.estimateAffine2D(corners_th, med, method=cv2.LMEDS)
+        if a is None:
+            raise CalibrationError("could not fit an affine map to the median corners")
+        h = np.vstack([a, [0, 0, 1.0]])
+    else:
+        d = (med - map_points(results[0].homography, corners_th)).mean(0)
+        h = np.array([[rgb_size[0] / th_size[0], 0, 0], [0, rgb_size[1] / th_size[1], 0], [0, 0, 1.0]])
+        h = _scale((rgb_size[0] / th_size[0], rgb_size[1] / th_size[1]))
+        off = (med - map_points(h, corners_th)).mean(0)
+        h[:2, 2] += off
+        del d
+    return Calibration(
+        model=model if model != "translation" else "affine",
+        homography=h / h[2, 2],
+        rgb_size=rgb_size,
+        thermal_size=th_size,
+        error_px=spread,
+        date=now_iso(),
+        method="auto",
+        extra={"pairs_used": len(results), "pairs_rejected": rejected,
+               "scores": [round(r.score, 4) for r in results]},
+    )
