@@ -2,21 +2,10 @@
 
     python benchmarks/bench_image_conversion.py
 """
-import time
-
 import numpy as np
 
+from rgbt_tracking.eval.speed import median_ms
 from rgbt_tracking.ros.image_conversion import image_to_numpy, numpy_to_image, to_rgb
-
-
-def median_ms(function, repeats: int = 30) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
 
 
 if __name__ == "__main__":

@@ -1,26 +1,15 @@
 """Cost of warping a thermal image into the RGB geometry (alignment_node's per-frame work):
 OpenCV on the CPU and torch grid_sample (CPU here; CUDA when available), at 640x512 and
-1920x1080, median of 50 warps.
+1920x1080, median of 30 warps.
 
     python benchmarks/bench_warp.py
 """
-import time
-
 import numpy as np
 import torch
 
+from rgbt_tracking.eval.speed import median_ms
 from rgbt_tracking.alignment.calibration_file import Calibration
 from rgbt_tracking.alignment.warp import ThermalWarper
-
-
-def median_ms(function, repeats: int = 50) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
 
 
 if __name__ == "__main__":

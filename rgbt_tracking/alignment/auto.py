@@ -14,8 +14,9 @@ off). What the two modalities do share is the *orientation* of the edges they bo
 therefore represent each image by a dense, polarity-free gradient-orientation field:
 
 * gradients ``(gx, gy)`` of the lightly blurred image, magnitude ``m``;
-* a saturating weight ``w = m / (m + k)`` with ``k`` a robust per-image magnitude scale,
-  so that strong and weak edges count similarly in both modalities (contrast invariance);
+* a saturating weight ``w = m² / (m² + k²)`` with ``k`` the 90th percentile of ``m``:
+  strong edges count alike in both modalities whatever their contrast, while the weak,
+  noisy gradients of the dark night-time visible images are suppressed;
 * the double-angle vector ``w * (cos 2θ, sin 2θ)``, which is identical for an edge and
   its contrast-inverted copy (θ and θ+π give the same vector);
 * a Gaussian smoothing of that two-channel field (a weighted structure-tensor
@@ -125,7 +126,7 @@ def _to_grey_float(image: np.ndarray, name: str) -> np.ndarray:
     return np.clip((img - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
 
-def orientation_field(grey: np.ndarray, blur_sigma: float = 1.0, smooth_sigma: float = 1.5) -> np.ndarray:
+def orientation_field(grey: np.ndarray, blur_sigma: float = 1.0, smooth_sigma: float = 1.0) -> np.ndarray:
     """Polarity-free gradient-orientation field of a grey image.
 
     Args:
@@ -134,15 +135,16 @@ def orientation_field(grey: np.ndarray, blur_sigma: float = 1.0, smooth_sigma: f
         smooth_sigma: Gaussian smoothing of the double-angle field, pixels.
 
     Returns:
-        HxWx2 float32: ``w·cos 2θ`` and ``w·sin 2θ`` with ``w = m/(m+k)`` in [0, 1).
+        HxWx2 float32: ``w·cos 2θ`` and ``w·sin 2θ`` with ``w = m²/(m²+k²)`` in [0, 1).
     """
     img = cv2.GaussianBlur(grey, (0, 0), blur_sigma) if blur_sigma > 0 else grey
     gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
     m2 = gx * gx + gy * gy
     m = np.sqrt(m2)
-    k = float(np.percentile(m, 75.0)) + 1e-6
-    w = m / (m + k)
+    k = float(np.percentile(m, 90.0)) + 1e-6
+    r2 = m2 / (k * k)
+    w = r2 / (1.0 + r2)
     inv = w / (m2 + 1e-12)
     field_ = np.empty(grey.shape + (2,), np.float32)
     field_[..., 0] = (gx * gx - gy * gy) * inv
@@ -498,7 +500,7 @@ def estimate_alignment(
         last = i == len(pyramid) - 1
         accepted = None
         for stage in stages:
-            if stage == "translation" and i > 0:
+            if stage == "translation" and i > 0 and model != "translation":
                 continue
             if stage == "homography" and not last:
                 continue  # perspective terms drift on coarse levels: finest level only
@@ -598,12 +600,9 @@ def calibrate_auto(
             raise CalibrationError("could not fit an affine map to the median corners")
         h = np.vstack([a, [0, 0, 1.0]])
     else:
-        d = (med - map_points(results[0].homography, corners_th)).mean(0)
-        h = np.array([[rgb_size[0] / th_size[0], 0, 0], [0, rgb_size[1] / th_size[1], 0], [0, 0, 1.0]])
         h = _scale((rgb_size[0] / th_size[0], rgb_size[1] / th_size[1]))
         off = (med - map_points(h, corners_th)).mean(0)
         h[:2, 2] += off
-        del d
     return Calibration(
         model=model if model != "translation" else "affine",
         homography=h / h[2, 2],

@@ -32,6 +32,17 @@ def time_tracker(init: Callable[[], None], step: Callable[[int], None], frames: 
     return frames / (time.perf_counter() - started)
 
 
+def median_ms(function: Callable[[], object], repeats: int = 30) -> float:
+    """Median wall time of ``function()`` over ``repeats`` calls after one warm-up, in ms."""
+    function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times)) * 1e3
+
+
 def _opencv_tracker(name: str):
     factory = {"CSRT": "TrackerCSRT", "KCF": "TrackerKCF"}[name]
     if hasattr(cv2, factory):

@@ -9,7 +9,6 @@ scores clearly better, so it never blocks the image path.
 """
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from typing import Any, Optional, Sequence
@@ -21,8 +20,6 @@ configure_transport()  # before rclpy creates a DDS participant in this process
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
-from rclpy.exceptions import ParameterException  # noqa: E402
-from rclpy.executors import ExternalShutdownException  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
@@ -35,6 +32,7 @@ from rgbt_tracking.ros.image_conversion import (  # noqa: E402
     numpy_to_image,
     to_rgb,
 )
+from rgbt_tracking.ros.node_main import spin_node  # noqa: E402
 from rgbt_tracking.ros.qos import qos_profile  # noqa: E402
 from rgbt_tracking.ros.rate_meter import RateMeter  # noqa: E402
 
@@ -208,21 +206,7 @@ class AlignmentNode(Node):
 
 def main(args: Optional[Sequence[str]] = None) -> None:
     """Console script ``alignment_node``: run the node until Ctrl-C."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = AlignmentNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, FileNotFoundError, ParameterException) as exc:
-        print(f"alignment_node: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(AlignmentNode, "alignment_node", args)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ frame it was computed from (the thermal frame's in thermal-only mode).
 """
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,8 +29,6 @@ import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
 from rclpy.event_handler import SubscriptionEventCallbacks  # noqa: E402
 from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
-from rclpy.executors import ExternalShutdownException  # noqa: E402
-from rclpy.exceptions import ParameterException  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -55,6 +52,7 @@ from rgbt_tracking.ros.image_conversion import (  # noqa: E402
     to_rgb,
     to_thermal,
 )
+from rgbt_tracking.ros.node_main import spin_node  # noqa: E402
 from rgbt_tracking.ros.qos import qos_profile  # noqa: E402
 from rgbt_tracking.ros.rate_meter import RateMeter  # noqa: E402
 from rgbt_tracking.ros.synchronizer import (  # noqa: E402
@@ -120,6 +118,9 @@ class TrackerNode(Node):
         except (TypeError, ValueError) as exc:
             raise ValueError(f"parameter 'init_box' must be 4 numbers x y w h, got "
                              f"{get('init_box')!r}") from exc
+        if len(init_box) not in (0, 4):
+            raise ValueError(f"parameter 'init_box' must be 4 numbers x y w h, got "
+                             f"{len(init_box)}: {init_box}")
         if len(init_box) == 4 and init_box[2] > 0 and init_box[3] > 0:
             self._pending_init = _InitRequest(tuple(init_box), None)  # type: ignore[arg-type]
         self._default_init = self._pending_init
@@ -434,10 +435,14 @@ class TrackerNode(Node):
         self.diagnostics_pub.publish(array)
 
     def destroy_node(self) -> None:
+        # Also called by rclpy's context clean-up on a node whose __init__ failed half-way.
         self._running = False
-        self._wake.set()
-        if self._worker.is_alive():
-            self._worker.join(timeout=2.0)
+        wake = getattr(self, "_wake", None)
+        worker = getattr(self, "_worker", None)
+        if wake is not None:
+            wake.set()
+        if worker is not None and worker.is_alive():
+            worker.join(timeout=2.0)
         super().destroy_node()
 
 
@@ -464,23 +469,7 @@ def _draw_debug(images: Tuple[Optional[np.ndarray], Optional[np.ndarray]],
 
 def main(args: Optional[Sequence[str]] = None) -> None:
     """Console script ``tracker_node``: run the node until Ctrl-C."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = TrackerNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, FileNotFoundError, ParameterException) as exc:
-        # A configuration error (bad parameter, unknown tracker, missing preset): say what
-        # is wrong, without a traceback, and exit non-zero.
-        print(f"tracker_node: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(TrackerNode, "tracker_node", args)
 
 
 if __name__ == "__main__":

@@ -276,3 +276,22 @@ def test_debug_image_and_recovery_from_an_unexpected_tracker_error(bus, harness_
                                 for k in h.latest_diagnostics()), 3.0)
     msg = h.wait_detection(h.publish(3, *frames[3]))   # the worker is still alive
     assert len(msg.detections) == 1 and h.node._worker.is_alive()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["-p", "tracker:=nope"], "unknown tracker 'nope'"),
+    (["-p", "init_box:=[1, 2]"], "init_box"),
+    (["-p", "tracker_params:='{fusoin: pixel}'"], "unknown parameter 'fusoin'"),
+])
+def test_console_script_reports_configuration_errors_in_one_line(arguments, message):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rgbt_tracking.ros.environment import subprocess_env
+
+    script = Path(sys.executable).with_name("tracker_node")
+    done = subprocess.run([str(script), "--ros-args", *arguments], capture_output=True,
+                          text=True, timeout=60, env=subprocess_env())
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
