@@ -19,7 +19,7 @@ configure_transport()  # before rclpy creates a DDS participant in this process
 
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
@@ -32,6 +32,7 @@ from rgbt_tracking.ros.image_conversion import (  # noqa: E402
     numpy_to_image,
     to_rgb,
 )
+from rgbt_tracking.ros.diagnostics import diagnostic_array  # noqa: E402
 from rgbt_tracking.ros.node_main import spin_node  # noqa: E402
 from rgbt_tracking.ros.qos import qos_profile  # noqa: E402
 from rgbt_tracking.ros.rate_meter import RateMeter  # noqa: E402
@@ -191,13 +192,8 @@ class AlignmentNode(Node):
             "online_refinements": str(self.refinements),
             "bad_inputs": str(sum(errors.values())),
         }
-        for cause, count in errors.items():
-            values[f"error: {cause}"[:200]] = str(count)
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [status]
-        self.diagnostics_pub.publish(array)
+        self.diagnostics_pub.publish(diagnostic_array(status, values, errors,
+                                                      self.get_clock().now().to_msg()))
 
     def destroy_node(self) -> None:
         self._running = False

@@ -162,7 +162,7 @@ def run(params_file: Optional[str] = None, remaps: Sequence[str] = (),
     try:
         graph.spin()
     except KeyboardInterrupt:
-        pass
+        print("interrupted: shutting the node graph down")
     finally:
         graph.shutdown()
         if rclpy.ok():

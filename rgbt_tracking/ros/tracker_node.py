@@ -26,7 +26,7 @@ from rgbt_tracking.ros.environment import configure_transport
 configure_transport()  # before rclpy creates a DDS participant in this process
 
 import rclpy  # noqa: E402
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from rclpy.event_handler import SubscriptionEventCallbacks  # noqa: E402
 from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
@@ -52,6 +52,7 @@ from rgbt_tracking.ros.image_conversion import (  # noqa: E402
     to_rgb,
     to_thermal,
 )
+from rgbt_tracking.ros.diagnostics import diagnostic_array  # noqa: E402
 from rgbt_tracking.ros.node_main import spin_node  # noqa: E402
 from rgbt_tracking.ros.qos import qos_profile  # noqa: E402
 from rgbt_tracking.ros.rate_meter import RateMeter  # noqa: E402
@@ -426,13 +427,8 @@ class TrackerNode(Node):
                 "sync_offset_ms": _milliseconds(sync.last_offset),
                 "sync_mean_abs_offset_ms": _milliseconds(sync.mean_abs_offset),
             })
-        for cause, count in errors.items():
-            values[f"error: {cause}"[:200]] = str(count)
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [status]
-        self.diagnostics_pub.publish(array)
+        self.diagnostics_pub.publish(diagnostic_array(status, values, errors,
+                                                      self.get_clock().now().to_msg()))
 
     def destroy_node(self) -> None:
         # Also called by rclpy's context clean-up on a node whose __init__ failed half-way.
