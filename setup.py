@@ -16,6 +16,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/config/trackers", glob("config/trackers/*.yaml")),
+        (f"share/{PACKAGE}/config/training", glob("config/training/*.yaml")),
     ],
     install_requires=["setuptools", "numpy", "pyyaml"],
     zip_safe=True,

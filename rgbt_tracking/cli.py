@@ -8,6 +8,7 @@ Sub-commands:
   bag      replay, inspect, write (from a dataset sequence) or score (through the node) bags
   calibrate  thermal->RGB map from a heated target or from ordinary scene pairs
   bench    speed of a tracker against OpenCV's CSRT and KCF on the same frames
+  train    train a learned tracker (or the thermal synthesiser); torchrun for several GPUs
 """
 from __future__ import annotations
 
@@ -434,6 +435,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import os
+
+    from rgbt_tracking.train.loop import run_training
+    from rgbt_tracking.train.registry import load_training_config, task_class
+
+    overrides = list(args.set)
+    if args.epochs is not None:
+        overrides.append(f"trainer.epochs={args.epochs}")
+    cls = task_class(args.name)
+    task = cls(load_training_config(args.name, args.config, overrides))
+    summary = run_training(task, args.out, resume=args.resume, device=args.device,
+                           progress=not args.quiet)
+    if os.environ.get("RANK", "0") == "0":
+        losses = "  ".join(f"{k} {v:.4g}" for k, v in summary.last_losses.items())
+        print(f"{task.name}: {summary.epochs_done} epochs done; last epoch: {losses or '-'}")
+        print(f"checkpoint: {summary.checkpoint}")
+        print(f"log:        {summary.log}")
+        print(f"plot:       {summary.plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rgbt-track`` (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(prog="rgbt-track", description=__doc__.split("\n\n")[0],
@@ -597,6 +620,34 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", type=Path, help="also write the figures as JSON")
     bench.add_argument("--overwrite", action="store_true", help="replace an existing --json")
     bench.set_defaults(func=_cmd_bench)
+
+    train = sub.add_parser(
+        "train", help="train a learned tracker or the thermal synthesiser",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a registered task (mfdimp, pix2pix, ...) or a 'module:Class'\n"
+                    "TrainingTask with its configuration config/training/NAME.yaml (or\n"
+                    "--config FILE). Writes checkpoint_eNNNN.pth files, training_log.jsonl\n"
+                    "and training_log.png into --out; an --out that holds a run already is\n"
+                    "refused unless --resume continues it from its newest checkpoint.",
+        epilog="Several processes (one per GPU; Gloo on the CPU, NCCL on CUDA):\n"
+               "  torchrun --nproc_per_node=2 -m rgbt_tracking.cli train mfdimp \\\n"
+               "      --device cuda --out out/train/mfdimp\n"
+               "trainer.batch_size is per process: the effective batch is N times larger.")
+    train.add_argument("name", help="registered task name, or 'module:Class'")
+    train.add_argument("--config", type=Path,
+                       help="training configuration YAML (default config/training/NAME.yaml)")
+    train.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="configuration override, value parsed as YAML, e.g. "
+                            "--set optim.lr=1e-4 (repeatable; unknown keys are errors)")
+    train.add_argument("--out", type=Path, required=True,
+                       help="output folder of checkpoints, log and plot")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its newest checkpoint")
+    train.add_argument("--device", default="cpu",
+                       help="cpu | cuda (under torchrun: cuda:LOCAL_RANK) (default cpu)")
+    train.add_argument("--epochs", type=int, help="shortcut for --set trainer.epochs=N")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_cmd_train)
     return parser
 
 

@@ -13,6 +13,7 @@ from rgbt_tracking.core.tracker import Tracker
 # name -> "module:ClassName"; each tracker package adds its line here when it lands.
 _TRACKERS: Dict[str, str] = {
     "dcf": "rgbt_tracking.trackers.dcf.tracker:DCFTracker",
+    "mfdimp": "rgbt_tracking.trackers.mfdimp.tracker:MfDiMPTracker",
 }
 
 

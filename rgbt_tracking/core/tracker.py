@@ -26,6 +26,10 @@ class Tracker(ABC):
     """
 
     name: str = "tracker"
+    #: True for trackers that take gradients online (IoU-Net box refinement): they run
+    #: under ``torch.no_grad`` (which ``torch.enable_grad`` can lift) instead of
+    #: ``torch.inference_mode``; their network parameters must not require gradients.
+    online_autograd: bool = False
 
     def __init__(self, params: Dict[str, Any], device: str = "cpu") -> None:
         self.params = dict(params)
@@ -57,7 +61,7 @@ class Tracker(ABC):
         """
         pair = validate_pair(rgb, thermal)
         checked = validate_box(box, pair.size)
-        with torch.inference_mode():
+        with self._grad_mode():
             self._initialize(pair, checked)
         self.image_size = pair.size
         self._initialized = True
@@ -78,8 +82,11 @@ class Tracker(ABC):
                 f"image size changed from {self.image_size[0]}x{self.image_size[1]} at "
                 f"initialisation to {pair.size[0]}x{pair.size[1]}; initialise again")
         self.frame_index += 1
-        with torch.inference_mode():
+        with self._grad_mode():
             return self._track(pair)
+
+    def _grad_mode(self) -> Any:
+        return torch.no_grad() if self.online_autograd else torch.inference_mode()
 
     @abstractmethod
     def _initialize(self, pair: ImagePair, box: BoxTuple) -> None:

@@ -399,7 +399,7 @@ def test_missing_ground_truth_file(tmp_path, pairs):
 
 def test_registry_errors(tmp_path):
     assert set(DATASETS) == {"gtot", "rgbt210", "rgbt234", "lasher", "vtuav", "vot-rgbt",
-                             "ptb-tir", "lsotb-tir", "vot-tir"}
+                             "ptb-tir", "lsotb-tir", "vot-tir", "got10k"}
     with pytest.raises(DatasetError, match="unknown dataset 'otb'"):
         open_dataset("otb", tmp_path)
     with pytest.raises(DatasetError, match="root folder .*nowhere does not exist"):

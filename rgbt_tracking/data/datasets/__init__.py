@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from rgbt_tracking.data.datasets import gtot, lasher, rgbt, thermal, vot, vtuav
+from rgbt_tracking.data.datasets import got10k, gtot, lasher, rgbt, thermal, vot, vtuav
 from rgbt_tracking.data.datasets.common import Reader, first_existing, read_name_list
 from rgbt_tracking.data.sequence import DatasetError, Sequence, SequenceError
 
@@ -26,6 +26,7 @@ DATASETS: Dict[str, Reader] = {
     "ptb-tir": thermal.PTB_TIR_READER,
     "lsotb-tir": thermal.LSOTB_TIR_READER,
     "vot-tir": vot.TIR_READER,
+    "got10k": got10k.READER,
 }
 
 # Files that list sequences or attributes, never a sequence's own ground truth.

@@ -8,6 +8,19 @@ import cv2
 import numpy as np
 
 
+def window_bounds(center: Tuple[float, float], window: Tuple[float, float]
+                  ) -> Tuple[int, int, int, int]:
+    """The integer pixel window :func:`sample_patch` crops: (x0, y0, width, height).
+
+    Patch pixel ``q`` then shows image point ``x0 + q * width / out_w`` (same in y).
+    """
+    win_w = max(2, int(round(window[0])))
+    win_h = max(2, int(round(window[1])))
+    x0 = int(math.floor(center[0] - win_w / 2.0 + 0.5))
+    y0 = int(math.floor(center[1] - win_h / 2.0 + 0.5))
+    return x0, y0, win_w, win_h
+
+
 def sample_patch(image: np.ndarray, center: Tuple[float, float], window: Tuple[float, float],
                  output_size: Tuple[int, int]) -> np.ndarray:
     """Crop a window around ``center`` and resize it to ``output_size``.
@@ -26,10 +39,7 @@ def sample_patch(image: np.ndarray, center: Tuple[float, float], window: Tuple[f
         (out_h, out_w) or (out_h, out_w, C), same dtype as ``image``.
     """
     height, width = image.shape[:2]
-    win_w = max(2, int(round(window[0])))
-    win_h = max(2, int(round(window[1])))
-    x0 = int(math.floor(center[0] - win_w / 2.0 + 0.5))
-    y0 = int(math.floor(center[1] - win_h / 2.0 + 0.5))
+    x0, y0, win_w, win_h = window_bounds(center, window)
     x1, y1 = x0 + win_w, y0 + win_h
     cx0, cy0 = max(x0, 0), max(y0, 0)
     cx1, cy1 = min(x1, width), min(y1, height)

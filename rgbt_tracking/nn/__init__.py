@@ -1,0 +1,1 @@
+"""Network parts shared by the learned trackers: ResNet backbones, Precise RoI Pooling, weight loading."""
