@@ -6,6 +6,11 @@ A training configuration lists its sources in ``data.sources``; each entry is on
     every sequence of a benchmark folder through
     :func:`rgbt_tracking.data.datasets.open_dataset` (``split`` optional: a named split or
     a file of sequence names);
+``{"dataset": "got10k", "root": PATH, "split": "train", "exclude": FILE,
+"thermal_generator": CKPT}``
+    an RGB-only benchmark with synthetic thermal frames from a pix2pix checkpoint of
+    ``rgbt-track train pix2pix`` (the mfDiMP paper's training data); ``exclude`` lists
+    GOT-10k sequence names to leave out (the paper drops the VOT-prohibited videos);
 ``{"generated": {"count": K, "seed": S, ...}}``
     K synthetic sequences (:mod:`rgbt_tracking.data.synthetic`), sequence ``k`` with seed
     ``S + k``; any other key is a :class:`~rgbt_tracking.data.synthetic.SyntheticConfig`
@@ -31,7 +36,7 @@ from rgbt_tracking.data.synthetic import SyntheticConfig, SyntheticSequence, gen
 
 FramePair = Tuple[Optional[np.ndarray], Optional[np.ndarray]]
 
-_DATASET_KEYS = ("dataset", "root", "split")
+_DATASET_KEYS = ("dataset", "root", "split", "exclude", "thermal_generator")
 _CACHE_VERSION = 1
 _GENERATED: Dict[str, SyntheticSequence] = {}
 
@@ -220,8 +225,25 @@ def open_training_sources(specs: List[Mapping[str, Any]],
                                  f"source takes {', '.join(_DATASET_KEYS)}")
             if "root" not in spec:
                 raise ValueError(f"{where}: dataset {spec['dataset']!r} needs 'root'")
-            sequences.extend(open_dataset(str(spec["dataset"]), Path(str(spec["root"])),
-                                          split=spec.get("split")))
+            if spec.get("exclude"):
+                if spec["dataset"] != "got10k":
+                    raise ValueError(f"{where}: 'exclude' is supported for got10k only")
+                from rgbt_tracking.data.datasets.got10k import open_got10k
+
+                opened = list(open_got10k(Path(str(spec["root"])), spec.get("split") or "train",
+                                          exclude=Path(str(spec["exclude"]))))
+            else:
+                opened = list(open_dataset(str(spec["dataset"]), Path(str(spec["root"])),
+                                           split=spec.get("split")))
+            if spec.get("thermal_generator"):
+                # RGB-only data (GOT-10k): thermal frames from a pix2pix generator
+                # (mfDiMP Sec. 4.2), cached as PNG next to the other caches.
+                from rgbt_tracking.data.synthetic_thermal import with_synthetic_thermal
+
+                thermal_cache = None if cache_dir is None else Path(cache_dir) / "synthetic_thermal"
+                opened = list(with_synthetic_thermal(opened, str(spec["thermal_generator"]),
+                                                     cache_dir=thermal_cache))
+            sequences.extend(opened)
         else:
             raise ValueError(f"{where}: expected a 'dataset' or a 'generated' key, got "
                              f"{', '.join(map(str, spec)) or 'none'}")

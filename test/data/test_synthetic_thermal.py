@@ -154,3 +154,26 @@ def test_with_synthetic_thermal_uses_the_training_scale(tmp_path: Path):
     expected = translate_rgb_to_thermal(load_thermal_generator(path), rgb, short_side=16)
     np.testing.assert_array_equal(thermal, expected)
     assert (tmp_path / "cache" / seq.name / "00000001.png").is_file()
+
+
+def test_training_source_spec_gives_got10k_with_synthetic_thermal(tmp_path: Path):
+    from test_got10k import box_rows, write_sequence
+
+    from rgbt_tracking.train.sources import open_training_sources
+
+    train = tmp_path / "GOT-10k" / "train"
+    for name in ("GOT-10k_Train_000001", "GOT-10k_Train_000002"):
+        write_sequence(train / name, box_rows(3))
+    (train / "list.txt").write_text("GOT-10k_Train_000001\nGOT-10k_Train_000002\n")
+    exclude = tmp_path / "vot_prohibited.txt"
+    exclude.write_text("GOT-10k_Train_000002\n")
+    checkpoint = _save_pix2pix_checkpoint(tmp_path / "run")
+    spec = {"dataset": "got10k", "root": str(tmp_path / "GOT-10k"), "split": "train",
+            "exclude": str(exclude), "thermal_generator": str(checkpoint)}
+    sequences = open_training_sources([spec], cache_dir=tmp_path / "cache")
+    assert [s.name for s in sequences] == ["GOT-10k_Train_000001"]
+    rgb, thermal = sequences[0].frame(1)
+    assert rgb.ndim == 3 and thermal.shape == rgb.shape[:2] and thermal.dtype == np.uint8
+    assert any((tmp_path / "cache" / "synthetic_thermal").rglob("*.png"))
+    with pytest.raises(ValueError, match="got10k only"):
+        open_training_sources([{"dataset": "lasher", "root": str(tmp_path), "exclude": "x"}])
