@@ -65,7 +65,7 @@ def make_config(pair_folders: List[Dict[str, str]], **sections) -> dict:
 
 
 def no_sync(module: torch.nn.Module) -> None:
-    pass
+    """The loop's gradient averaging in a single process: nothing to average."""
 
 
 # -- GAN losses -------------------------------------------------------------------------

@@ -29,8 +29,9 @@ PYTRACKING_PREFIXES = {"backbone": "feature_extractor.", "classifier": "classifi
                        "iou_net": "bb_regressor."}
 
 
-class _Placeholder:
-    """Stands in for pytracking classes pickled next to the weights (never executed)."""
+class _ForeignObject:
+    """Holds the arguments of a pytracking object pickled next to the weights (its class is
+    not imported and none of its code runs; only the tensors are used)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args = args
@@ -40,15 +41,16 @@ class _Placeholder:
 
 
 class _WeightsOnlyUnpickler(pickle.Unpickler):
-    """Resolves torch/numpy/builtin containers; any other class becomes a placeholder, so a
-    pytracking checkpoint loads without pytracking installed and no foreign code runs."""
+    """Resolves torch/numpy/builtin containers; any other class becomes an inert
+    :class:`_ForeignObject`, so a pytracking checkpoint loads without pytracking installed
+    and no foreign code runs."""
 
     ALLOWED = ("torch", "collections", "numpy", "builtins", "_codecs")
 
     def find_class(self, module: str, name: str) -> Any:
         if module.split(".")[0] in self.ALLOWED:
             return super().find_class(module, name)
-        return _Placeholder
+        return _ForeignObject
 
 
 class _PickleModule:
