@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from rgbt_tracking.core.config import find_config_file, load_yaml
+    from rgbt_tracking.train.comparison import last_tracking_figures, plot_tracking_comparison
     from rgbt_tracking.train.loop import run_training, seed_everything
     from rgbt_tracking.trackers.mfdimp.training import MfDiMPTraining, evaluate_tracking
 
@@ -51,40 +52,18 @@ def main(argv=None) -> int:
 
     summary = run_training(MfDiMPTraining(config), out, progress=sys.stderr.isatty())
     train_seconds = time.monotonic() - started
-    records = [json.loads(line) for line in summary.log.read_text().splitlines() if line]
-    figures = [r["validation"] for r in records
-               if r.get("kind") == "epoch" and "track_auc" in r.get("validation", {})][-1]
-    after = {"track_auc": figures["track_auc"], "track_precision": figures["track_precision"]}
+    after = last_tracking_figures(summary.log)
     result = {"untrained": before, "trained": after, "epochs": summary.epochs_done,
               "seconds": round(train_seconds, 1), "checkpoint": str(summary.checkpoint),
               "last_losses": summary.last_losses}
     (out / "comparison.json").write_text(json.dumps(result, indent=2))
-    _plot(result, out / "comparison.png")
+    plot_tracking_comparison({"untrained": before, "trained": after}, out / "comparison.png",
+                             f"mfDiMP on held-out generated sequences ({summary.epochs_done} "
+                             "epochs)")
     print(f"trained ({summary.epochs_done} epochs, {train_seconds / 60:.1f} min): success AUC "
           f"{after['track_auc']:.1f} %, precision {after['track_precision']:.1f} %")
     print(f"log {summary.log}, plot {summary.plot}, comparison {out / 'comparison.json'}")
     return 0
-
-
-def _plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    names = ["success AUC", "precision @20px"]
-    keys = ["track_auc", "track_precision"]
-    x = range(len(names))
-    ax.bar([i - 0.2 for i in x], [result["untrained"][k] for k in keys], 0.4, label="untrained")
-    ax.bar([i + 0.2 for i in x], [result["trained"][k] for k in keys], 0.4, label="trained")
-    ax.set_xticks(list(x), names)
-    ax.set_ylabel("%")
-    ax.set_title(f"mfDiMP on held-out generated sequences ({result['epochs']} epochs)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

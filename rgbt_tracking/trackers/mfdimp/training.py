@@ -33,6 +33,7 @@ from rgbt_tracking.train.cropping import crop_around_box, crop_region, jitter_bo
 from rgbt_tracking.train.frame_sampling import pick_sequence, sample_frame_sets
 from rgbt_tracking.train.sources import open_training_sources, valid_frames
 from rgbt_tracking.train.task import Batch, TrainingTask
+from rgbt_tracking.train.tracking_validation import score_tracker_on_sequences
 from rgbt_tracking.trackers.mfdimp.classifier import box_centres_in_score_map, score_map_size
 from rgbt_tracking.trackers.mfdimp.model_loading import network_from_config
 from rgbt_tracking.trackers.mfdimp.network import MfDiMPNet
@@ -290,7 +291,6 @@ def evaluate_tracking(net: MfDiMPNet, config: Mapping[str, Any],
     percent), pooled over the sequences' frames.
     """
     from rgbt_tracking.core.config import load_preset, merge_overrides
-    from rgbt_tracking.eval.metrics import center_errors, overlaps, precision_at, success_auc
     from rgbt_tracking.trackers.mfdimp.tracker import MfDiMPTracker
 
     params = merge_overrides(load_preset("mfdimp"), dict(validation.get("tracker", {})),
@@ -301,19 +301,4 @@ def evaluate_tracking(net: MfDiMPNet, config: Mapping[str, Any],
         p.requires_grad_(False)
     sequences = open_training_sources(validation["tracking_sources"],
                                       config["data"].get("cache_dir") or None)
-    ious: List[np.ndarray] = []
-    errors: List[np.ndarray] = []
-    for sequence in sequences:
-        tracker = MfDiMPTracker(params, network=frozen)
-        boxes = np.asarray(sequence.boxes)
-        rgb, thermal = sequence.frame(0)
-        tracker.initialize(rgb, thermal, boxes[0])
-        predictions = [boxes[0]]
-        for index in range(1, len(sequence)):
-            rgb, thermal = sequence.frame(index)
-            predictions.append(np.asarray(tracker.track(rgb, thermal).box))
-        pred = np.stack(predictions)[1:]
-        ious.append(overlaps(pred, boxes[1:]))
-        errors.append(center_errors(pred, boxes[1:]))
-    return {"track_auc": 100.0 * success_auc(np.concatenate(ious)),
-            "track_precision": 100.0 * precision_at(np.concatenate(errors))}
+    return score_tracker_on_sequences(lambda: MfDiMPTracker(params, network=frozen), sequences)
