@@ -4,6 +4,9 @@
         rgb_topic:=/camera/color/image_raw thermal_topic:=/thermal/image \
         tracker:=dcf tracker_params:="{fusion: response}"
 
+A robot with one camera runs ``modalities:=thermal`` (no RGB subscription; outputs in the
+thermal camera's frame, e.g. ``tracker:=mmnet``) or ``modalities:=rgb``.
+
 With ``use_alignment:=true calibration_file:=thermal_to_rgb.yaml`` the alignment node
 warps ``thermal_topic`` into the RGB camera's geometry on ``<thermal_topic>_aligned`` and
 the tracker reads that.
@@ -38,6 +41,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("thermal_topic", default_value="/camera/thermal/image",
                               description="thermal image topic, in the RGB camera's geometry"),
         DeclareLaunchArgument("device", default_value="cpu", description="cpu | cuda"),
+        DeclareLaunchArgument("modalities", default_value="rgb_thermal",
+                              description="rgb_thermal | rgb | thermal (one-camera robots; "
+                                          "the unused topic is not subscribed)"),
         DeclareLaunchArgument("use_alignment", default_value="false",
                               description="warp thermal into the RGB geometry first"),
         DeclareLaunchArgument("calibration_file", default_value="",
@@ -54,6 +60,7 @@ def generate_launch_description() -> LaunchDescription:
         "tracker_params": ParameterValue(LaunchConfiguration("tracker_params"),
                                          value_type=str),
         "device": LaunchConfiguration("device"),
+        "modalities": LaunchConfiguration("modalities"),
     }]
     aligned_topic = [LaunchConfiguration("thermal_topic"), "_aligned"]
     tracker = Node(

@@ -38,3 +38,36 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def run_training_benchmark(script: str, out: Path, *args: str) -> dict:
+    """Run ``benchmarks/<script>`` (a short training on generated sequences) into ``out``
+    and return its ``comparison.json`` (the slow tests of the learned trackers)."""
+    import json
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args, "--out",
+                    str(out)], check=True, timeout=3600)
+    return json.loads((out / "comparison.json").read_text())
+
+
+def epoch_losses(run_folder: Path, key: str) -> list:
+    """Per-epoch mean of loss ``key`` from a run's ``training_log.jsonl``."""
+    import json
+
+    records = [json.loads(line) for line in
+               (run_folder / "training_log.jsonl").read_text().splitlines() if line]
+    return [r["losses"][key] for r in records if r["kind"] == "epoch"]
+
+
+@pytest.fixture
+def training_benchmark():
+    """:func:`run_training_benchmark` for the slow training tests."""
+    return run_training_benchmark
+
+
+@pytest.fixture
+def training_log_losses():
+    """:func:`epoch_losses` for the slow training tests."""
+    return epoch_losses

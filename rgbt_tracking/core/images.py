@@ -68,6 +68,15 @@ def normalise_thermal(thermal: np.ndarray) -> np.ndarray:
                      (low, high)).thermal_to_unit(thermal)
 
 
+def thermal_to_255(thermal: np.ndarray) -> np.ndarray:
+    """A whole HxW thermal image as float32 on the 0-255 scale of the networks' inputs:
+    8-bit values as they are; 16-bit and float stretched by :func:`thermal_range` (the
+    mapping of :func:`normalise_thermal`) times 255."""
+    if thermal.dtype == np.uint8:
+        return thermal.astype(np.float32)
+    return normalise_thermal(thermal) * np.float32(255.0)
+
+
 def validate_pair(rgb: Optional[np.ndarray], thermal: Optional[np.ndarray]) -> ImagePair:
     """Check an RGB/thermal pair against the contract and find the thermal value range.
 

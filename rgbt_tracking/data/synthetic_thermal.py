@@ -72,10 +72,7 @@ def read_pix2pix_checkpoint(checkpoint_path: Path | str, device: str = "cpu"
     path = Path(checkpoint_path)
     if not path.is_file():
         raise FileNotFoundError(f"pix2pix checkpoint {path} does not exist")
-    data = load_checkpoint(path, map_location="cpu")
-    if data.get("task") != PIX2PIX_TASK:
-        raise ValueError(f"{path}: checkpoint of task {data.get('task')!r}, expected "
-                         f"{PIX2PIX_TASK!r} (a thermal generator)")
+    data = load_checkpoint(path, map_location="cpu", expected_task=PIX2PIX_TASK)
     config = data["config"]
     model_config = config.get("model") or {}
     if not isinstance(model_config, dict):

@@ -16,6 +16,16 @@ channels (:func:`thermal_to_three_channels`) and normalised like RGB. For pixel-
 (mfDiMP Sec. 4.1) the first convolution grows from 7x7x3x64 to 7x7x4x64 and its thermal
 input channel is initialised with the mean of the three RGB filters
 (:func:`expand_first_conv_weight`).
+
+Siamese trackers (SiamRPN++, Li et al. CVPR 2019; SiamBAN, Chen et al. CVPR 2020) keep the
+deep layers at stride 8: ``output_stride=8`` removes the strides of layer3 and layer4 and
+dilates their 3x3 convolutions by 2 and 4 instead (``output_stride=16``: layer4 only,
+dilation 2). Like torchvision's ``replace_stride_with_dilation``, the first block of a
+dilated layer keeps the previous dilation and the following blocks take the new one; the
+parameters keep their names and shapes, so ImageNet weights still load. ``valid_stem=True``
+drops the padding of the first convolution and of the max pool (SiamRPN++'s trunk does the
+former), so that a 127-pixel template gives a 15x15 and a 255-pixel search region a 31x31
+map at stride 8, odd sizes whose centre cell lies on the patch centre.
 """
 from __future__ import annotations
 
@@ -34,8 +44,9 @@ LAYER_STRIDES: Dict[str, int] = {"conv1": 2, "layer1": 4, "layer2": 8, "layer3":
 LAYER_NAMES: Tuple[str, ...] = tuple(LAYER_STRIDES)
 
 
-def _conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+def _conv3x3(in_planes: int, out_planes: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=dilation,
+                     dilation=dilation, bias=False)
 
 
 def _conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -45,18 +56,19 @@ def _conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions with a residual connection (ResNet-18/34).
 
-    Maps (B, inplanes, H, W) to (B, planes, ceil(H/stride), ceil(W/stride)).
+    Maps (B, inplanes, H, W) to (B, planes, ceil(H/stride), ceil(W/stride)); ``dilation``
+    dilates both 3x3 convolutions (padding = dilation keeps the size).
     """
 
     expansion = 1
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1,
-                 downsample: Optional[nn.Module] = None) -> None:
+                 downsample: Optional[nn.Module] = None, dilation: int = 1) -> None:
         super().__init__()
-        self.conv1 = _conv3x3(inplanes, planes, stride)
+        self.conv1 = _conv3x3(inplanes, planes, stride, dilation)
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
-        self.conv2 = _conv3x3(planes, planes)
+        self.conv2 = _conv3x3(planes, planes, 1, dilation)
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = downsample
 
@@ -70,17 +82,18 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     """1x1 reduce, 3x3 (carries the stride: v1.5), 1x1 expand by 4, residual (ResNet-50+).
 
-    Maps (B, inplanes, H, W) to (B, 4 * planes, ceil(H/stride), ceil(W/stride)).
+    Maps (B, inplanes, H, W) to (B, 4 * planes, ceil(H/stride), ceil(W/stride)); ``dilation``
+    dilates the 3x3 convolution.
     """
 
     expansion = 4
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1,
-                 downsample: Optional[nn.Module] = None) -> None:
+                 downsample: Optional[nn.Module] = None, dilation: int = 1) -> None:
         super().__init__()
         self.conv1 = _conv1x1(inplanes, planes)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = _conv3x3(planes, planes, stride)
+        self.conv2 = _conv3x3(planes, planes, stride, dilation)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = _conv1x1(planes, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
@@ -111,17 +124,24 @@ class ResNet(nn.Module):
         layers: number of blocks in layer1..layer4, e.g. (2, 2, 2, 2) for ResNet-18.
         in_channels: input channels: 3 for RGB (or replicated thermal), 4 for stacked RGB-T.
         output_layers: names among ``LAYER_NAMES`` to return from :meth:`forward`.
+        output_stride: 32 (the classification trunk), 16 (layer4 dilated by 2) or 8
+            (layer3 and layer4 dilated by 2 and 4: SiamRPN++ / SiamBAN).
+        valid_stem: no padding in ``conv1`` and the max pool (see the module docstring).
 
     Attributes:
         out_channels: channels of every output name ("conv1" 64; ResNet-18 layer1..4
             64/128/256/512; ResNet-50 256/512/1024/2048).
-        strides: stride in input pixels of every output name (2, 4, 8, 16, 32).
+        strides: stride in input pixels of every output name (2, 4, 8, 16, 32; capped at
+            ``output_stride``).
         arch: "resnet18", "resnet50", or "resnet" for another depth.
     """
 
     def __init__(self, block: Block, layers: Sequence[int], in_channels: int = 3,
-                 output_layers: Sequence[str] = ("layer2", "layer3")) -> None:
+                 output_layers: Sequence[str] = ("layer2", "layer3"),
+                 output_stride: int = 32, valid_stem: bool = False) -> None:
         super().__init__()
+        if output_stride not in (8, 16, 32):
+            raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
         if block not in (BasicBlock, Bottleneck):
             raise ValueError(f"block must be BasicBlock or Bottleneck, got {block!r}")
         if len(layers) != 4 or any(int(n) < 1 for n in layers):
@@ -139,30 +159,44 @@ class ResNet(nn.Module):
         self.arch = next((name for name, (b, n) in _ARCHITECTURES.items()
                           if b is block and n == tuple(int(v) for v in layers)), "resnet")
 
+        self.output_stride = int(output_stride)
+        self.valid_stem = bool(valid_stem)
         self.inplanes = 64
-        self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.dilation = 1
+        self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2,
+                               padding=0 if valid_stem else 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=0 if valid_stem else 1)
         self.layer1 = self._make_layer(block, 64, int(layers[0]), stride=1)
         self.layer2 = self._make_layer(block, 128, int(layers[1]), stride=2)
-        self.layer3 = self._make_layer(block, 256, int(layers[2]), stride=2)
-        self.layer4 = self._make_layer(block, 512, int(layers[3]), stride=2)
+        self.layer3 = self._make_layer(block, 256, int(layers[2]), stride=2,
+                                       dilate=output_stride <= 8)
+        self.layer4 = self._make_layer(block, 512, int(layers[3]), stride=2,
+                                       dilate=output_stride <= 16)
 
         self.out_channels: Dict[str, int] = {"conv1": 64}
         for index, planes in enumerate((64, 128, 256, 512), start=1):
             self.out_channels[f"layer{index}"] = planes * block.expansion
-        self.strides: Dict[str, int] = dict(LAYER_STRIDES)
+        self.strides: Dict[str, int] = {name: min(stride, self.output_stride)
+                                        for name, stride in LAYER_STRIDES.items()}
         self._initialise()
 
-    def _make_layer(self, block: Block, planes: int, blocks: int, stride: int) -> nn.Sequential:
+    def _make_layer(self, block: Block, planes: int, blocks: int, stride: int,
+                    dilate: bool = False) -> nn.Sequential:
+        previous_dilation = self.dilation
+        if dilate:          # the stride becomes dilation of this and later layers
+            self.dilation *= stride
+            stride = 1
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = nn.Sequential(_conv1x1(self.inplanes, planes * block.expansion, stride),
                                        nn.BatchNorm2d(planes * block.expansion))
-        modules: List[nn.Module] = [block(self.inplanes, planes, stride, downsample)]
+        modules: List[nn.Module] = [block(self.inplanes, planes, stride, downsample,
+                                          previous_dilation)]
         self.inplanes = planes * block.expansion
-        modules += [block(self.inplanes, planes) for _ in range(1, blocks)]
+        modules += [block(self.inplanes, planes, dilation=self.dilation)
+                    for _ in range(1, blocks)]
         return nn.Sequential(*modules)
 
     def _initialise(self) -> None:
@@ -183,6 +217,8 @@ class ResNet(nn.Module):
         Returns:
             {name: (B, out_channels[name], h, w)} for every name in ``output_layers``, where
             h = ceil(H / stride) per stride-2 stage (e.g. 288 -> 144, 72, 36, 18, 9).
+            Dilated layers keep their input size; with ``valid_stem`` the first two
+            stages give floor((H - 7) / 2) + 1 and floor((h - 3) / 2) + 1 (127 -> 61 -> 30).
         """
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"expected input (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
@@ -202,23 +238,28 @@ class ResNet(nn.Module):
         return outputs
 
 
-def resnet18(in_channels: int = 3, output_layers: Sequence[str] = ("layer2", "layer3")) -> ResNet:
+def resnet18(in_channels: int = 3, output_layers: Sequence[str] = ("layer2", "layer3"),
+             output_stride: int = 32, valid_stem: bool = False) -> ResNet:
     """ResNet-18 trunk (BasicBlock, 2-2-2-2), randomly initialised."""
-    return ResNet(BasicBlock, (2, 2, 2, 2), in_channels, output_layers)
+    return ResNet(BasicBlock, (2, 2, 2, 2), in_channels, output_layers, output_stride,
+                  valid_stem)
 
 
-def resnet50(in_channels: int = 3, output_layers: Sequence[str] = ("layer2", "layer3")) -> ResNet:
+def resnet50(in_channels: int = 3, output_layers: Sequence[str] = ("layer2", "layer3"),
+             output_stride: int = 32, valid_stem: bool = False) -> ResNet:
     """ResNet-50 trunk (Bottleneck v1.5, 3-4-6-3), randomly initialised."""
-    return ResNet(Bottleneck, (3, 4, 6, 3), in_channels, output_layers)
+    return ResNet(Bottleneck, (3, 4, 6, 3), in_channels, output_layers, output_stride,
+                  valid_stem)
 
 
 def build_resnet(name: str, in_channels: int = 3,
-                 output_layers: Sequence[str] = ("layer2", "layer3")) -> ResNet:
-    """ResNet trunk by name: "resnet18" or "resnet50"."""
+                 output_layers: Sequence[str] = ("layer2", "layer3"),
+                 output_stride: int = 32, valid_stem: bool = False) -> ResNet:
+    """ResNet trunk by name: "resnet18" or "resnet50" (see :class:`ResNet` for the rest)."""
     if name not in _ARCHITECTURES:
         raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(_ARCHITECTURES)}")
     block, layers = _ARCHITECTURES[name]
-    return ResNet(block, layers, in_channels, output_layers)
+    return ResNet(block, layers, in_channels, output_layers, output_stride, valid_stem)
 
 
 def normalize_image(x: torch.Tensor) -> torch.Tensor:

@@ -138,17 +138,19 @@ def save_checkpoint(folder: Path | str, checkpoint: Dict[str, Any]) -> Path:
     return write_atomically(checkpoint, Path(folder) / checkpoint_name(checkpoint["epoch"]))
 
 
-def load_checkpoint(path: Path | str, map_location: Any = "cpu") -> Dict[str, Any]:
+def load_checkpoint(path: Path | str, map_location: Any = "cpu",
+                    expected_task: Optional[str] = None) -> Dict[str, Any]:
     """Read and check a checkpoint written by :func:`save_checkpoint`.
 
     Args:
         path: the ``.pth`` file.
         map_location: passed to ``torch.load`` (default: every tensor on the CPU).
+        expected_task: refuse a checkpoint of any other training task.
 
     Raises:
         FileNotFoundError: no such file (named).
         ValueError: not a torch file, not a dict of ours, another format version, or
-            missing fields (each names the file).
+            missing fields, or a task other than ``expected_task`` (each names the file).
     """
     path = Path(path)
     if not path.is_file():
@@ -168,6 +170,9 @@ def load_checkpoint(path: Path | str, map_location: Any = "cpu") -> Dict[str, An
         raise ValueError(f"{path}: checkpoint lacks the fields {', '.join(missing)}")
     if not isinstance(data["config"], dict) or not isinstance(data["model"], dict):
         raise ValueError(f"{path}: 'config' and 'model' must be mappings")
+    if expected_task is not None and data["task"] != expected_task:
+        raise ValueError(f"{path}: a checkpoint of task {data['task']!r}, expected "
+                         f"{expected_task!r}")
     return data
 
 

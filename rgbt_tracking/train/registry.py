@@ -22,7 +22,10 @@ from rgbt_tracking.train.task import TrainingTask
 
 # name -> "module:Class"; each learned model adds its line when its task lands.
 _TASKS: Dict[str, str] = {
+    "gmmt": "rgbt_tracking.trackers.gmmt.training:GMMTTraining",
     "mfdimp": "rgbt_tracking.trackers.mfdimp.training:MfDiMPTraining",
+    "mmnet": "rgbt_tracking.trackers.mmnet.training:MMNetTraining",
+    "siam_rgbt": "rgbt_tracking.trackers.siam_rgbt.training:SiamRGBTTraining",
     "pix2pix": "rgbt_tracking.train.pix2pix:Pix2PixTraining",
 }
 

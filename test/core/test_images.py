@@ -38,3 +38,15 @@ def test_thermal_range_per_dtype():
     assert unit.dtype == np.float32 and unit.min() == 0.0 and unit.max() == 1.0
     flat = normalise_thermal(np.full((8, 8), 300.0, np.float32))
     assert np.all(flat == 0.0)
+
+
+def test_thermal_to_255_keeps_8_bit_and_stretches_16_bit_by_its_range():
+    from rgbt_tracking.core.images import thermal_range, thermal_to_255
+
+    eight = np.array([[0, 17], [200, 255]], np.uint8)
+    out = thermal_to_255(eight)
+    assert out.dtype == np.float32 and np.array_equal(out, eight.astype(np.float32))
+    sixteen = np.linspace(1000, 9000, 64 * 64).reshape(64, 64).astype(np.uint16)
+    low, high = thermal_range(sixteen)
+    expected = np.clip((sixteen.astype(np.float64) - low) / (high - low), 0, 1) * 255
+    np.testing.assert_allclose(thermal_to_255(sixteen), expected, atol=1e-3)

@@ -22,7 +22,7 @@ def test_launch_file_declares_the_documented_arguments():
                for n in tree.body)
     declared = {c.args[0].value for c in _calls(tree, "DeclareLaunchArgument")}
     assert {"tracker", "tracker_params", "params_file", "rgb_topic", "thermal_topic",
-            "device", "use_alignment", "calibration_file"} <= declared
+            "device", "use_alignment", "calibration_file", "modalities"} <= declared
     used = {c.args[0].value for c in _calls(tree, "LaunchConfiguration")}
     assert used <= declared, f"LaunchConfiguration of undeclared arguments: {used - declared}"
 
@@ -64,3 +64,27 @@ def test_alignment_node_is_launched_only_with_use_alignment():
     assert executables["tracker_node"] == {"IfCondition", "UnlessCondition"}
     setup = (REPO / "setup.py").read_text()
     assert "alignment_node = rgbt_tracking.ros.alignment_node:main" in setup
+
+
+def test_modalities_argument_reaches_the_tracker_node_parameter():
+    from rgbt_tracking.ros.tracker_node import MODALITY_MODES
+
+    tree = ast.parse(LAUNCH.read_text())
+    argument = next(c for c in _calls(tree, "DeclareLaunchArgument")
+                    if c.args[0].value == "modalities")
+    default = {k.arg: k.value.value for k in argument.keywords}["default_value"]
+    assert default in MODALITY_MODES
+    description = {k.arg: k.value for k in argument.keywords}["description"]
+    text = "".join(part.value for part in ast.walk(description)
+                   if isinstance(part, ast.Constant) and isinstance(part.value, str))
+    assert all(mode in text for mode in MODALITY_MODES)
+    trackers = [node for node in _calls(tree, "Node")
+                if {k.arg: k.value for k in node.keywords}["executable"].value == "tracker_node"]
+    assert trackers
+    for node in trackers:
+        parameters = {k.arg: k.value for k in node.keywords}["parameters"]
+        if isinstance(parameters, ast.Name):        # a list shared by both tracker nodes
+            parameters = next(a.value for a in ast.walk(tree) if isinstance(a, ast.Assign)
+                              and getattr(a.targets[0], "id", None) == parameters.id)
+        dicts = [ast.unparse(d) for d in ast.walk(parameters) if isinstance(d, ast.Dict)]
+        assert any("'modalities': LaunchConfiguration('modalities')" in d for d in dicts)

@@ -3,6 +3,7 @@ the RGB frame id; bad input counted; the graph with alignment in front of the tr
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -149,4 +150,97 @@ def test_graph_with_alignment_in_front_of_the_tracker(tmp_path):
     finally:
         graph.shutdown()
 
+        rclpy.shutdown(context=context)
+
+
+def _llvip_pair(shared_data, name: str, size=(640, 512)):
+    import cv2
+
+    root = shared_data / "llvip_pairs"
+    bgr = cv2.imread(str(root / "visible" / f"{name}.jpg"), cv2.IMREAD_COLOR)
+    ir = cv2.imread(str(root / "infrared" / f"{name}.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert bgr is not None and ir is not None, f"LLVIP pair {name} missing in {root}"
+    rgb = cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    return rgb, cv2.resize(ir, size, interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("start_shift, replaced", [((12.0, -8.0), True), ((0.0, 0.0), False)])
+def test_online_refinement_replaces_only_a_clearly_worse_map(tmp_path, shared_data,
+                                                              start_shift, replaced):
+    """Live stream of a real LLVIP pair (published as aligned, 640x512 here): a map that is
+    12/-8 px off is replaced by the refined one within a few periods; the right map is
+    kept (the refinement must beat it by ``refine_margin``)."""
+    from rgbt_tracking.alignment.auto import mean_corner_error
+    from rgbt_tracking.ros.alignment_node import AlignmentNode
+
+    rgb, thermal = _llvip_pair(shared_data, "190001")
+    start = np.array([[1.0, 0.0, start_shift[0]], [0.0, 1.0, start_shift[1]], [0.0, 0.0, 1.0]])
+    path = tmp_path / "start.yaml"
+    save_calibration(Calibration(model="homography", homography=start, rgb_size=(640, 512),
+                                 thermal_size=(640, 512), error_px=0.5,
+                                 date="2026-11-22T00:00:00", method="target"), path)
+    context = rclpy.Context()
+    rclpy.init(args=[], context=context)
+    node = AlignmentNode("alignment_node", context=context,
+                         cli_args=["--ros-args", "-r", "thermal/image_raw:=/refine/raw", "-r",
+                                   "thermal/image:=/refine/aligned", "-r",
+                                   "rgb/image:=/refine/rgb"],
+                         parameter_overrides=parameter_overrides(
+                             {"calibration_file": str(path), "refine_online": True,
+                              "refine_period": 0.5, "refine_margin": 0.05}))
+    io = rclpy.create_node("refine_io", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(io)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    try:
+        qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        rgb_pub = io.create_publisher(Image, "/refine/rgb", qos)
+        raw_pub = io.create_publisher(Image, "/refine/raw", qos)
+        aligned = Collector()
+        io.create_subscription(Image, "/refine/aligned", aligned, 10)
+        assert wait_for(lambda: rgb_pub.get_subscription_count() > 0
+                        and raw_pub.get_subscription_count() > 0, 5.0)
+        stamp = 1_900_000_000_000_000_000
+
+        def stream_until(condition, seconds: float) -> bool:
+            nonlocal stamp
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                stamp += 100_000_000
+                rgb_pub.publish(image_msg(rgb, "rgb8", stamp, "camera_rgb"))
+                raw_pub.publish(image_msg(thermal, "mono8", stamp, "camera_thermal"))
+                if condition():
+                    return True
+                time.sleep(0.1)
+            return condition()
+
+        if replaced:
+            assert stream_until(lambda: node.refinements >= 1, 60.0), "map never refined"
+            assert node.calibration.method == "auto-online"
+            refined = node.calibration.homography
+            # The pair's own residual offset is ~2 px at this size; the start map was 14 px off.
+            assert mean_corner_error(refined, np.eye(3), (640, 512)) < 4.0
+            assert mean_corner_error(start, np.eye(3), (640, 512)) > 14.0
+            # The images published from now on use the refined map, not the start map.
+            import cv2
+
+            before = len(aligned)
+            assert stream_until(lambda: len(aligned) > before + 2, 5.0)
+            latest = image_to_numpy(aligned.messages()[-1]).astype(np.float32)
+
+            def difference(homography):
+                expected = cv2.warpPerspective(thermal, homography, (640, 512))
+                return float(np.abs(latest - expected.astype(np.float32)).mean())
+
+            assert difference(refined) < 0.5 < difference(start)
+        else:
+            # Several refinement periods with the right map: it stays.
+            stream_until(lambda: False, 4.0)
+            assert node.refinements == 0 and node.calibration.method == "target"
+            assert len(aligned) > 0
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+        io.destroy_node()
         rclpy.shutdown(context=context)

@@ -234,17 +234,45 @@ def test_lost_target_publishes_an_empty_array(bus, harness_factory):
     assert len(h.detections_by_stamp()[last].detections) == 0
 
 
-def test_thermal_only_mode_needs_no_rgb_topic(bus, harness_factory):
+@pytest.mark.parametrize("mode", ["thermal", "rgb"])
+def test_single_camera_mode_subscribes_to_one_topic_only(bus, harness_factory, mode):
     frames, boxes = bus
-    h = harness_factory(modalities="thermal", init_box=[float(v) for v in boxes[0]])
-    assert h.node.count_subscribers(f"/{h.prefix}/rgb") == 0
-    h.publish(0, None, frames[0][1])
+    h = harness_factory(modalities=mode, init_box=[float(v) for v in boxes[0]])
+    unused = "rgb" if mode == "thermal" else "thermal"
+    assert h.node.count_subscribers(f"/{h.prefix}/{unused}") == 0
+
+    def one_camera(index):
+        rgb, thermal = frames[index]
+        return (None, thermal) if mode == "thermal" else (rgb, None)
+
+    h.publish(0, *one_camera(0))
     for index in range(1, 21):
-        last = h.publish(index, None, frames[index][1])
+        last = h.publish(index, *one_camera(index))
         msg = h.wait_detection(last)
-        assert msg.header.frame_id == "camera_thermal"
+        assert msg.header.frame_id == f"camera_{mode}"
     box, _ = detection_box(msg.detections[0])
     assert float(iou(box, boxes[2])) > 0.5
+
+
+def test_thermal_only_learned_tracker_mmnet(bus, harness_factory):
+    """A thermal-only robot with the thermal tracker: only a thermal topic exists."""
+    frames, boxes = bus
+    h = harness_factory(tracker="mmnet", modalities="thermal", tracker_params="{num_scales: 1}",
+                        init_box=[float(v) for v in boxes[0]])
+    assert h.node.count_subscribers(f"/{h.prefix}/rgb") == 0
+    height, width = frames[0][1].shape
+    h.publish(0, None, frames[0][1])
+    for index in range(1, 4):
+        last = h.publish(index, None, frames[index][1])
+        msg = h.wait_detection(last, timeout=60.0)
+        assert msg.header.frame_id == "camera_thermal"
+        assert len(msg.detections) == 1
+        (x, y, w, h_box), score = detection_box(msg.detections[0])
+        assert 0 <= x and 0 <= y and x + w <= width + 1e-3 and y + h_box <= height + 1e-3
+        assert np.isfinite(score)
+    assert wait_for(lambda: len(h.responses) >= 1, 5.0)
+    response = h.responses.messages()[-1]
+    assert response.encoding == "32FC1" and response.header.frame_id == "camera_thermal"
 
 
 def test_debug_image_and_recovery_from_an_unexpected_tracker_error(bus, harness_factory):

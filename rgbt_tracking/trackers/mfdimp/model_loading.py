@@ -64,10 +64,7 @@ def build_network(params: Mapping[str, Any]) -> Tuple[MfDiMPNet, str]:
     if checkpoint:
         from rgbt_tracking.train.checkpoint import load_checkpoint
 
-        data = load_checkpoint(checkpoint)
-        if data.get("task") != "mfdimp":
-            raise ValueError(f"{checkpoint}: a checkpoint of task {data.get('task')!r}, "
-                             "expected 'mfdimp'")
+        data = load_checkpoint(checkpoint, expected_task="mfdimp")
         net = network_from_config(data["config"]["model"])
         _load(net, data["model"], checkpoint, allow_missing=())
         origin = f"checkpoint {checkpoint} (epoch {data.get('epoch')})"

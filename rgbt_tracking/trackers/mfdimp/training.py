@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from rgbt_tracking.core.box import iou as box_iou
-from rgbt_tracking.core.images import normalise_thermal
+from rgbt_tracking.core.images import thermal_to_255
 from rgbt_tracking.train.cropping import crop_around_box, crop_region, jitter_box, \
     transform_box_to_crop
 from rgbt_tracking.train.frame_sampling import pick_sequence, sample_frame_sets
@@ -37,14 +37,6 @@ from rgbt_tracking.train.tracking_validation import score_tracker_on_sequences
 from rgbt_tracking.trackers.mfdimp.classifier import box_centres_in_score_map, score_map_size
 from rgbt_tracking.trackers.mfdimp.model_loading import network_from_config
 from rgbt_tracking.trackers.mfdimp.network import MfDiMPNet
-
-
-def thermal_uint8_scale(thermal: np.ndarray) -> np.ndarray:
-    """HxW thermal of any stored type as float32 on the 0-255 scale (8-bit kept as is;
-    16-bit and float stretched by their percentile range, as the tracker does)."""
-    if thermal.dtype == np.uint8:
-        return thermal.astype(np.float32)
-    return normalise_thermal(thermal).astype(np.float32) * 255.0
 
 
 def sample_proposals(box: np.ndarray, rng: np.random.Generator, count: int,
@@ -143,7 +135,7 @@ class MfDiMPSamples(torch.utils.data.Dataset):
         size = int(d["output_size"])
         factor = float(d["search_area_factor"])
         rgb_patch, _, _ = crop_around_box(rgb.astype(np.float32), jittered, factor, size)
-        thermal_patch, _, _ = crop_around_box(thermal_uint8_scale(thermal), jittered, factor,
+        thermal_patch, _, _ = crop_around_box(thermal_to_255(thermal), jittered, factor,
                                               size)
         box = transform_box_to_crop(gt, crop_region(jittered, factor), size)
         return {"rgb": rgb_patch, "thermal": thermal_patch, "box": box}

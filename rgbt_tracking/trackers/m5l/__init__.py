@@ -1,0 +1,16 @@
+"""M5L: multi-modal multi-margin metric learning for RGB-T tracking.
+
+Tu, Lin, Li, Tang, Luo, "M5L: Multi-Modal Multi-Margin Metric Learning for RGBT Tracking",
+on top of RT-MDNet (Jung et al., ECCV 2018). One VGG-M conv1-3 per
+modality (``rgbt_tracking.nn.vgg_m``) reads the whole frame; adaptive RoIAlign
+(``rgbt_tracking.nn.roi_align``) takes the features of the ground truth (the anchor) and of
+the sampled candidate boxes; a feature embedding module (FC + BN) is trained with the
+multi-modal multi-margin structured loss (``mmsl_loss``, Eq. 4-15); the attention-based
+fusion (``attention_fusion``, Eq. 16) weights and concatenates the two modalities for three
+fully connected layers with dropout whose last layer is one per training sequence (MDNet's
+multi-domain branches) and is re-learnt for each test sequence.
+
+This package holds the network parts; the tracker (MDNet's online procedure: 256 Gaussian
+candidates, short- and long-term updates, bounding-box regression) and its training task
+are built on them next.
+"""
