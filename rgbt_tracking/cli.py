@@ -601,7 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--model", choices=("homography", "affine", "stereo"),
                            help="default: homography for --method target (far scenes, "
                                 "UAVs); affine for --method auto (one scene pair constrains "
-                                "the perspective terms poorly)")
+                                "the perspective terms poorly; with pairs of several "
+                                "different scenes, homography refines one map jointly over "
+                                "them)")
     calibrate.add_argument("--pattern", default="checkerboard:9x6:0.05",
                            help="target: KIND:COLSxROWS:SQUARE_M (inner corners for a "
                                 "checkerboard; KIND checkerboard|circles)")
@@ -621,18 +623,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--overwrite", action="store_true", help="replace an existing --json")
     bench.set_defaults(func=_cmd_bench)
 
+    from rgbt_tracking.train.registry import registered_tasks
+
     train = sub.add_parser(
         "train", help="train a learned tracker or the thermal synthesiser",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Train a registered task (mfdimp, pix2pix, ...) or a 'module:Class'\n"
-                    "TrainingTask with its configuration config/training/NAME.yaml (or\n"
+        description="Train a registered task or a 'module:Class' TrainingTask with its\n"
+                    "configuration config/training/NAME.yaml (or\n"
                     "--config FILE). Writes checkpoint_eNNNN.pth files, training_log.jsonl\n"
                     "and training_log.png into --out; an --out that holds a run already is\n"
                     "refused unless --resume continues it from its newest checkpoint.",
         epilog="Several processes (one per GPU; Gloo on the CPU, NCCL on CUDA):\n"
                "  torchrun --nproc_per_node=2 -m rgbt_tracking.cli train mfdimp \\\n"
                "      --device cuda --out out/train/mfdimp\n"
-               "trainer.batch_size is per process: the effective batch is N times larger.")
+               "trainer.batch_size is per process: the effective batch is N times larger.\n"
+               f"Registered tasks: {', '.join(registered_tasks())}.\n"
+               "GMMT trains in two stages: siam_rgbt, then gmmt with\n"
+               "  --set stage_one_checkpoint=RUN/checkpoint_eNNNN.pth")
     train.add_argument("name", help="registered task name, or 'module:Class'")
     train.add_argument("--config", type=Path,
                        help="training configuration YAML (default config/training/NAME.yaml)")

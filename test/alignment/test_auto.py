@@ -3,8 +3,9 @@
 Real LLVIP pairs (../shared/data/llvip_pairs, 1280x1024, published as aligned with a small
 residual offset). The thermal image is warped with known homographies; the estimate for the
 warped pair must match the method's own estimate for the unwarped pair composed with the
-inverse of the known warp (mean error over the 4 image corners < 2 px). The affine model is
-covered by test_auto_alignment.py.
+inverse of the known warp (mean error over the 4 image corners < 2 px). One pair recovers
+shifts, rotations and scale; a perspective warp needs several pairs (calibrate_auto's joint
+refinement). The affine model is covered by test_auto_alignment.py.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 
 from rgbt_tracking.alignment.auto import (  # noqa: E402
+    _joint_refinement,
     calibrate_auto,
     estimate_alignment,
     mean_corner_error,
@@ -53,6 +55,37 @@ def pairs(shared_data):
     return out
 
 
+# Pairs of two scenes: frames of one scene constrain the perspective terms about as weakly
+# as one pair (joint map over 4 frames of scene 190: 9.2 px from identity; mixed: 5.0 px).
+JOINT_PAIRS = ("190001", "190004", "200003", "200006")
+# The single-pair homographies of these pairs spread 5.6 px RMS about their median, and
+# 8.0 px once warped (their perspective terms differ; pairs 190003, 190005, 200002, 200007:
+# 8.4 px unwarped): at the default max_spread_px of 8. A margin keeps this test about the
+# joint map rather than about that consistency threshold.
+JOINT_MAX_SPREAD_PX = 12.0
+
+
+@pytest.fixture(scope="module")
+def joint_pairs(shared_data, pairs):
+    root = shared_data / "llvip_pairs"
+    out = {}
+    for name in JOINT_PAIRS:
+        if name in pairs:
+            out[name] = pairs[name]
+            continue
+        bgr = cv2.imread(str(root / "visible" / f"{name}.jpg"), cv2.IMREAD_COLOR)
+        ir = cv2.imread(str(root / "infrared" / f"{name}.jpg"), cv2.IMREAD_GRAYSCALE)
+        if bgr is None or ir is None:
+            pytest.skip(f"LLVIP pair {name} not available")
+        out[name] = (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ir)
+    return out
+
+
+@pytest.fixture(scope="module")
+def joint_calibration(joint_pairs):
+    return calibrate_auto(list(joint_pairs.values()), model="homography", max_spread_px=JOINT_MAX_SPREAD_PX)
+
+
 @pytest.fixture(scope="module")
 def unwarped(pairs):
     return {name: estimate_alignment(rgb, ir, model="homography") for name, (rgb, ir) in pairs.items()}
@@ -67,7 +100,9 @@ def test_orientation_field_is_polarity_invariant():
 @pytest.mark.parametrize("name", [
     "190001",
     pytest.param("200003", marks=pytest.mark.xfail(
-        reason="homography stage drifts on this pair: 8.2 px from identity (affine: ~4 px)", strict=False)),
+        reason="one pair constrains the perspective terms weakly: the homography drifts 8.2 px "
+               "from identity on this pair (joint map over two scenes: 5.0 px, see "
+               "test_calibrate_auto_gives_homography)", strict=False)),
 ])
 def test_unwarped_map_is_near_identity(unwarped, name):
     result = unwarped[name]
@@ -78,7 +113,13 @@ def test_unwarped_map_is_near_identity(unwarped, name):
 
 @pytest.mark.parametrize("warp_name", [
     pytest.param(w, marks=pytest.mark.xfail(
-        reason="perspective terms weakly constrained by one pair: measured 6.1 px", strict=False))
+        reason="one pair: the perspective_gain model selection keeps the affine fit for the "
+               "unwarped 190001 (gain 0.007 < 0.01) and the homography for the warped one: "
+               "measured 6.1 px. perspective_gain=0 recovers the warp to 0.56 px, but the "
+               "single-pair homographies then lie 5-11 px from the 12-pair joint map; a "
+               "full-resolution working level (max_width=1280) gives 3.3 px (0.87 px with "
+               "perspective_gain=0) at 4-5x the runtime. Several pairs: "
+               "test_joint_refinement_recovers_perspective_warp (0.45 px)", strict=False))
     if w == "perspective" else w for w in WARPS])
 def test_known_homography_is_recovered(pairs, unwarped, warp_name):
     name, warp = WARPS[warp_name]
@@ -94,18 +135,115 @@ def test_known_homography_is_recovered(pairs, unwarped, warp_name):
 def test_unrelated_thermal_is_refused(pairs, kind):
     rgb = pairs["190001"][0]
     other = pairs["200003"][1] if kind == "other scene" else np.ascontiguousarray(pairs["190001"][1][::-1])
+    if kind == "other scene":
+        # calibrate_auto runs the single-pair estimate and refuses the calibration when it
+        # is not trusted (one call instead of two: runtime)
+        with pytest.raises(CalibrationError, match="could not trust any pair"):
+            calibrate_auto([(rgb, other)], model="homography")
+        return
     result = estimate_alignment(rgb, other, model="homography")
     assert not result.trusted, result.reason
-    if kind == "flipped":
-        return  # calibrate_auto re-runs the same estimate; one case is enough (runtime)
-    with pytest.raises(CalibrationError):
-        calibrate_auto([(rgb, other)], model="homography")
 
 
-def test_calibrate_auto_gives_homography(pairs):
-    cal = calibrate_auto(list(pairs.values()), model="homography", max_spread_px=100.0)
+def test_calibrate_auto_gives_homography(joint_calibration):
+    cal = joint_calibration
     assert cal.model == "homography" and cal.method == "auto"
     assert cal.homography.shape == (3, 3)
-    assert mean_corner_error(cal.homography, np.eye(3), SIZE) < 6.0
-    assert cal.error_px < 8.0  # the two scenes' estimates differ by ~4-6 px (measured 5.3)
     assert cal.rgb_size == SIZE and cal.thermal_size == SIZE
+    assert cal.extra["pairs_used"] == len(JOINT_PAIRS)
+    joint = cal.extra["joint_refinement"]
+    assert "rejected" not in joint, joint
+    assert joint["score"] >= joint["start_score"]  # the refinement keeps the best visited map
+    # measured: 5.0 px from identity (the 12-pair joint map: 4.2 px; one pair of scene 200: 8.2)
+    assert mean_corner_error(cal.homography, np.eye(3), SIZE) < 6.0
+    assert cal.error_px < 8.0  # spread of the single-pair estimates about their median (measured 5.6)
+
+
+def test_joint_refinement_recovers_perspective_warp(joint_pairs, joint_calibration):
+    """One perspective warp (WARPS["perspective"], 7.8 px mean at the corners) applied to
+    the thermal images of 4 pairs of one rig is recovered by calibrate_auto.
+
+    Measured mean corner errors, full-resolution pixels, against the unwarped calibration
+    composed with the inverse warp (the same criterion as the single-pair test):
+    joint refinement 0.45 px (pairs 190003, 190005, 200002, 200007: 0.19 px); the
+    median-corner map of the single-pair estimates (joint_refinement=False) 3.2 px (3.5 px);
+    the single pairs alone 6.1 and 5.7 px (190001, 190004: the model selection keeps the
+    affine fit unwarped, the homography warped) and 0.4 and 1.1 px (200003, 200006).
+    Full-resolution images and default settings (what `rgbt-track calibrate` runs): two
+    calibrations of 4 pairs, about 14 s each on the 2-core test machine.
+    """
+    warp = WARPS["perspective"][1]
+    warped = [(rgb, cv2.warpPerspective(ir, warp, SIZE, flags=cv2.INTER_LINEAR))
+              for rgb, ir in joint_pairs.values()]
+    cal = calibrate_auto(warped, model="homography", max_spread_px=JOINT_MAX_SPREAD_PX)
+    assert "rejected" not in cal.extra["joint_refinement"], cal.extra["joint_refinement"]
+    expected = joint_calibration.homography @ np.linalg.inv(warp)
+    assert mean_corner_error(cal.homography, expected, SIZE) < 2.0
+
+
+# --------------------------------------------------------------------------------------
+# the joint refinement on small synthetic scenes with a known map (fast)
+# --------------------------------------------------------------------------------------
+
+SYNTH_SIZE = (320, 256)
+# thermal -> RGB ground truth: shift, small shear and perspective (6.3 px at the corners)
+_SYNTH_TRUE = np.array([[1.0, 0.004, 2.5], [-0.003, 1.0, -1.5], [1.2e-4, -8e-5, 1.0]])
+TRUST = {"max_width": 640, "min_score": 0.08, "min_margin": 0.05, "min_ratio": 1.5}
+
+
+def _synthetic_pair(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Blurred-noise scene; the thermal image is its contrast-inverted copy seen through
+    the inverse of _SYNTH_TRUE (so that _SYNTH_TRUE maps thermal pixels to RGB pixels)."""
+    w, h = SYNTH_SIZE
+    rng = np.random.default_rng(seed)
+    grey = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 4.0)
+    grey = ((grey - grey.min()) / (grey.max() - grey.min()) * 255).astype(np.uint8)
+    thermal = cv2.warpPerspective(255 - grey, np.linalg.inv(_SYNTH_TRUE), SYNTH_SIZE,
+                                  flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return np.repeat(grey[..., None], 3, axis=2), thermal
+
+
+@pytest.fixture(scope="module")
+def synthetic_pairs():
+    return [_synthetic_pair(seed) for seed in range(3)]
+
+
+def test_synthetic_truth_has_perspective():
+    corners_moved = mean_corner_error(_SYNTH_TRUE, np.eye(3), SYNTH_SIZE)
+    affine_part = np.vstack([_SYNTH_TRUE[:2], [0, 0, 1.0]])
+    assert corners_moved > 5.0 and mean_corner_error(_SYNTH_TRUE, affine_part, SYNTH_SIZE) > 3.0
+
+
+def test_joint_refinement_converges_from_offset_start(synthetic_pairs):
+    # start 3-4 px off at the corners, the perspective terms included
+    offset = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -2.0], [-6e-5, 4e-5, 1.0]])
+    start = offset @ _SYNTH_TRUE
+    assert mean_corner_error(start, _SYNTH_TRUE, SYNTH_SIZE) > 3.0
+    joint, reasons, info = _joint_refinement(synthetic_pairs, start, iterations=30, **TRUST)
+    assert reasons == []
+    assert mean_corner_error(joint, _SYNTH_TRUE, SYNTH_SIZE) < 0.1
+    assert info["score"] > info["start_score"] and len(info["scores"]) == len(synthetic_pairs)
+
+
+def test_joint_refinement_distrusts_an_unrelated_pair(synthetic_pairs):
+    rgb_other, _ = _synthetic_pair(10)
+    mixed = list(synthetic_pairs[:2]) + [(rgb_other, synthetic_pairs[2][1])]
+    _, reasons, _ = _joint_refinement(mixed, _SYNTH_TRUE, iterations=5, **TRUST)
+    assert reasons and all(r.startswith("pair 2:") for r in reasons), reasons
+
+
+def test_calibrate_auto_joint_map_matches_truth(synthetic_pairs):
+    cal = calibrate_auto(synthetic_pairs, model="homography")
+    assert "rejected" not in cal.extra["joint_refinement"]
+    assert mean_corner_error(cal.homography, _SYNTH_TRUE, SYNTH_SIZE) < 0.1
+
+
+def test_single_trusted_pair_skips_joint_refinement(synthetic_pairs):
+    cal = calibrate_auto(synthetic_pairs[:1], model="homography")
+    assert "skipped" in cal.extra["joint_refinement"]
+    assert mean_corner_error(cal.homography, _SYNTH_TRUE, SYNTH_SIZE) < 0.1
+
+
+def test_joint_iterations_must_be_positive(synthetic_pairs):
+    with pytest.raises(CalibrationError, match="joint_iterations"):
+        calibrate_auto(synthetic_pairs, model="homography", joint_iterations=0)
