@@ -12,8 +12,10 @@ from rgbt_tracking.core.tracker import Tracker
 
 # name -> "module:ClassName"; each tracker package adds its line here when it lands.
 _TRACKERS: Dict[str, str] = {
+    "cmi": "rgbt_tracking.trackers.cmi.tracker:CMITracker",
     "dcf": "rgbt_tracking.trackers.dcf.tracker:DCFTracker",
     "gmmt": "rgbt_tracking.trackers.gmmt.tracker:GMMTTracker",
+    "m5l": "rgbt_tracking.trackers.m5l.tracker:M5LTracker",
     "mfdimp": "rgbt_tracking.trackers.mfdimp.tracker:MfDiMPTracker",
     "mmnet": "rgbt_tracking.trackers.mmnet.tracker:MMNetTracker",
     "siam_rgbt": "rgbt_tracking.trackers.siam_rgbt.tracker:SiamRGBTTracker",

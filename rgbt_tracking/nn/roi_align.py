@@ -18,13 +18,15 @@ Sampling rule: the one of Detectron's and torchvision's RoIAlign with its adapti
   sits at ``start + p * b + (i + 0.5) * b / g``.
 * bilinear read at (y, x): a point with ``y < -1`` or ``y > H`` (same for x) reads 0; other
   points are clamped into ``[0, H - 1]`` (resp. ``[0, W - 1]``) and read with the usual
-  four-neighbour weights. This equals the separable hat weights
-  ``k(clamp(y) - i) * k(clamp(x) - j)``, ``k(d) = max(0, 1 - |d|)``, which is how it is
-  computed here: per axis, then contracted with the features (no per-RoI loop).
+  four-neighbour weights (equivalently the separable hat weights
+  ``k(clamp(y) - i) * k(clamp(x) - j)``, ``k(d) = max(0, 1 - |d|)``). Every sample point
+  of every RoI of an image is read by one ``grid_sample`` call (``align_corners=True`` on
+  the clamped coordinates; no per-RoI loop).
 * pooling: ``"mean"`` (Mask R-CNN: sum of the g_h x g_w samples / (g_h g_w)) or ``"max"``
   (RT-MDNet's released code pools with ``RoIAlignAdaMax``, the maximum of the samples).
-  "mean" is separable and cheap (two contractions per image); "max" materialises every
-  sample, (K, C, h, w, g_h, g_w) values, and is several times slower on the CPU.
+  Both read (C, K, h, G_h, w, G_w) samples, G the largest grid of the RoIs: a RoI with a
+  smaller grid repeats its last point (harmless for "max") or masks the extra slots
+  ("mean").
 
 The output is differentiable w.r.t. the features (sample positions depend on the RoIs only
 through the discrete grid and the clamps, as in every RoIAlign; no gradient flows to rois).
@@ -39,41 +41,6 @@ from torch import nn
 from rgbt_tracking.nn.precise_roi_pool import PooledSize, _pooled_pair
 
 REDUCTIONS = ("mean", "max")
-
-
-def _hat(distance: torch.Tensor) -> torch.Tensor:
-    """k(d) = max(0, 1 - |d|): the weight of a sample at distance d of a feature cell."""
-    return (1.0 - distance.abs()).clamp(min=0.0)
-
-
-def _sample_weights(start: torch.Tensor, length: torch.Tensor, bins: int, grid: torch.Tensor,
-                    size: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Bilinear weights of every sample point along one axis.
-
-    Args:
-        start, length: (K,) RoI start and side in feature units.
-        bins: output bins along the axis.
-        grid: (K,) sample points per bin (integers >= 0).
-        size: feature cells along the axis.
-
-    Returns:
-        weights (K, bins, G, size) with G = max(grid) (zero for points past ``grid``) and
-        valid (K, G): which of the G point slots exist for each RoI.
-    """
-    most = max(int(grid.max().item()), 1)
-    slots = torch.arange(most, dtype=start.dtype, device=start.device)            # (G,)
-    valid = slots[None, :] < grid[:, None].to(start.dtype)                         # (K, G)
-    safe_grid = grid.clamp(min=1).to(start.dtype)
-    bin_side = length / bins                                                       # (K,)
-    bin_index = torch.arange(bins, dtype=start.dtype, device=start.device)         # (bins,)
-    positions = (start[:, None, None] + bin_index[None, :, None] * bin_side[:, None, None]
-                 + (slots[None, None, :] + 0.5) * (bin_side / safe_grid)[:, None, None])
-    inside = (positions >= -1.0) & (positions <= float(size))                      # (K, bins, G)
-    clamped = positions.clamp(0.0, float(size - 1))
-    cells = torch.arange(size, dtype=start.dtype, device=start.device)
-    weights = _hat(clamped[..., None] - cells)                          # (K, bins, G, size)
-    keep = inside & valid[:, None, :]
-    return weights * keep[..., None].to(weights.dtype), valid
 
 
 def _checked_batch_index(rois: torch.Tensor, batch: int) -> torch.Tensor:
@@ -157,30 +124,88 @@ def roi_align(features: torch.Tensor, rois: torch.Tensor, output_size: PooledSiz
         roi_w, roi_h = roi_w.clamp(min=1.0), roi_h.clamp(min=1.0)
     grid_h = adaptive_grid(roi_h, out_h, int(sampling_ratio))
     grid_w = adaptive_grid(roi_w, out_w, int(sampling_ratio))
-    weights_y, valid_y = _sample_weights(y1, roi_h, out_h, grid_h, height)   # (K, h, Gh, H)
-    weights_x, valid_x = _sample_weights(x1, roi_w, out_w, grid_w, width)    # (K, w, Gw, W)
-
+    pos_y, inside_y, valid_y = _sample_positions(y1, roi_h, out_h, grid_h, height)  # (K, h, Gh)
+    pos_x, inside_x, valid_x = _sample_positions(x1, roi_w, out_w, grid_w, width)   # (K, w, Gw)
+    # layout of the samples: (C, K, h, Gh, w, Gw)
+    exists = valid_y[:, None, :, None, None] & valid_x[:, None, None, None, :]      # (K,1,Gh,1,Gw)
+    # a sample outside [-1, size] reads 0 (see the module docstring)
+    inside = inside_y[:, :, :, None, None] & inside_x[:, None, None, :, :]        # (K,h,Gh,w,Gw)
+    reads = inside & exists
     if reduction == "mean":
-        count = (grid_h * grid_w).clamp(min=1).to(features.dtype)            # (K,)
-        axis_y = weights_y.sum(dim=2) / count[:, None, None]                  # (K, h, H)
-        axis_x = weights_x.sum(dim=2)                                          # (K, w, W)
+        count = (grid_h * grid_w).clamp(min=1).to(features.dtype)                   # (K,)
 
-        def pool(image: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-            along_y = torch.einsum("ph,chw->pcw", axis_y[rows].flatten(0, 1), image)
-            along_y = along_y.unflatten(0, (len(rows), out_h))               # (k, h, C, W)
-            return torch.einsum("kpcw,kqw->kcpq", along_y, axis_x[rows])
+        def reduce(samples: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            kept = _masked(samples, reads[rows])
+            return kept.sum(dim=(3, 5)) / count[rows][None, :, None, None]
     else:
-        exists = valid_y[:, :, None] & valid_x[:, None, :]                    # (K, Gh, Gw)
-        empty = ~exists.flatten(1).any(dim=1)                                 # (K,)
-        lowest = torch.finfo(features.dtype).min
+        empty = (grid_h * grid_w) == 0                                               # (K,)
 
-        def pool(image: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-            samples = torch.einsum("kpyh,chw,kqxw->kcpqyx", weights_y[rows], image, weights_x[rows])
-            hidden = ~exists[rows][:, None, None, None]                       # (k, 1, 1, 1, Gh, Gw)
-            pooled = samples.masked_fill(hidden, lowest).amax(dim=(4, 5))
-            return pooled.masked_fill(empty[rows][:, None, None, None], 0.0)
+        def reduce(samples: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            pooled = _masked(samples, inside[rows]).amax(dim=(3, 5))
+            return pooled.masked_fill(empty[rows][None, :, None, None], 0.0)
+
+    def pool(image: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        samples = _bilinear_samples(image, pos_y[rows], pos_x[rows])   # (C, k, h, Gh, w, Gw)
+        return reduce(samples, rows).permute(1, 0, 2, 3)
 
     return _pool_by_image(features, batch_index, pool, (out_h, out_w))
+
+
+def _masked(samples: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``samples`` with the entries outside ``keep`` (broadcast) set to 0; no copy when
+    every entry is kept (the usual case: RoIs inside the map, one grid size)."""
+    if bool(keep.all()):
+        return samples
+    return samples * keep.to(samples.dtype)
+
+
+def _sample_positions(start: torch.Tensor, length: torch.Tensor, bins: int, grid: torch.Tensor,
+                      size: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sample coordinates along one axis, clamped into [0, size - 1].
+
+    Returns:
+        positions (K, bins, G) with G = max(grid), inside (K, bins, G): the unclamped point
+        lies in [-1, size], and valid (K, G): which of the G point slots exist per RoI.
+    """
+    most = max(int(grid.max().item()), 1)
+    slots = torch.arange(most, dtype=start.dtype, device=start.device)            # (G,)
+    valid = slots[None, :] < grid[:, None].to(start.dtype)                         # (K, G)
+    safe_grid = grid.clamp(min=1).to(start.dtype)
+    bin_side = length / bins                                                       # (K,)
+    bin_index = torch.arange(bins, dtype=start.dtype, device=start.device)         # (bins,)
+    # a slot past the RoI's own grid repeats its last point: harmless for "max", masked
+    # out (``valid``) for "mean", and no -inf fill is needed
+    used = torch.minimum(slots[None, :], (safe_grid - 1.0)[:, None])               # (K, G)
+    positions = (start[:, None, None] + bin_index[None, :, None] * bin_side[:, None, None]
+                 + (used[:, None, :] + 0.5) * (bin_side / safe_grid)[:, None, None])
+    inside = (positions >= -1.0) & (positions <= float(size))
+    return positions.clamp(0.0, float(size - 1)), inside, valid
+
+
+def _bilinear_samples(image: torch.Tensor, pos_y: torch.Tensor, pos_x: torch.Tensor
+                      ) -> torch.Tensor:
+    """Bilinear reads of a (C, H, W) map at clamped in-range coordinates.
+
+    Args:
+        pos_y: (k, h, Gh); pos_x: (k, w, Gw), within [0, H - 1] / [0, W - 1].
+
+    Returns:
+        (C, k, h, Gh, w, Gw): the four-neighbour interpolation (``grid_sample`` with
+        ``align_corners=True``, where -1 and 1 are the centres of the first and last cell).
+    """
+    channels, height, width = image.shape
+    k, out_h, grid_h = pos_y.shape
+    out_w, grid_w = pos_x.shape[1:]
+
+    def normalised(pos: torch.Tensor, size: int) -> torch.Tensor:
+        return pos * (2.0 / (size - 1)) - 1.0 if size > 1 else torch.zeros_like(pos)
+
+    ny = normalised(pos_y, height).reshape(k, out_h * grid_h, 1).expand(-1, -1, out_w * grid_w)
+    nx = normalised(pos_x, width).reshape(k, 1, out_w * grid_w).expand(-1, out_h * grid_h, -1)
+    grid = torch.stack([nx, ny], dim=-1).reshape(1, k * out_h * grid_h, out_w * grid_w, 2)
+    samples = torch.nn.functional.grid_sample(image[None], grid.to(image.dtype), mode="bilinear",
+                                              padding_mode="border", align_corners=True)
+    return samples.reshape(channels, k, out_h, grid_h, out_w, grid_w)
 
 
 def _pool_by_image(features: torch.Tensor, batch_index: torch.Tensor,

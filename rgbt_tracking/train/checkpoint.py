@@ -193,3 +193,19 @@ def export_weights(checkpoint_path: Path | str, out_path: Path | str,
     data = load_checkpoint(checkpoint_path)
     data.update(optimizers={}, schedulers={}, rng={})
     return write_atomically(data, out_path)
+
+
+def load_model_state(net: torch.nn.Module, state: Mapping[str, torch.Tensor],
+                     source: Path | str) -> None:
+    """Load a checkpoint's ``model`` state into ``net``, which must fit it exactly.
+
+    Raises:
+        ValueError: names (the first three of) the missing and unexpected keys and the file.
+    """
+    own = net.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise ValueError(f"{source}: weights do not fit the stored network: missing "
+                         f"{missing[:3]}, unexpected {unexpected[:3]}")
+    net.load_state_dict(state)

@@ -22,7 +22,9 @@ from rgbt_tracking.train.task import TrainingTask
 
 # name -> "module:Class"; each learned model adds its line when its task lands.
 _TASKS: Dict[str, str] = {
+    "cmi": "rgbt_tracking.trackers.cmi.training:CMITraining",
     "gmmt": "rgbt_tracking.trackers.gmmt.training:GMMTTraining",
+    "m5l": "rgbt_tracking.trackers.m5l.training:M5LTraining",
     "mfdimp": "rgbt_tracking.trackers.mfdimp.training:MfDiMPTraining",
     "mmnet": "rgbt_tracking.trackers.mmnet.training:MMNetTraining",
     "siam_rgbt": "rgbt_tracking.trackers.siam_rgbt.training:SiamRGBTTraining",

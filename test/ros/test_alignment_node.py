@@ -164,17 +164,21 @@ def _llvip_pair(shared_data, name: str, size=(640, 512)):
     return rgb, cv2.resize(ir, size, interpolation=cv2.INTER_AREA)
 
 
-@pytest.mark.parametrize("start_shift, replaced", [((12.0, -8.0), True), ((0.0, 0.0), False)])
-def test_online_refinement_replaces_only_a_clearly_worse_map(tmp_path, shared_data,
-                                                              start_shift, replaced):
+@pytest.mark.parametrize("replaced", [True, False])
+def test_online_refinement_replaces_only_a_clearly_worse_map(tmp_path, shared_data, replaced):
     """Live stream of a real LLVIP pair (published as aligned, 640x512 here): a map that is
-    12/-8 px off is replaced by the refined one within a few periods; the right map is
-    kept (the refinement must beat it by ``refine_margin``)."""
-    from rgbt_tracking.alignment.auto import mean_corner_error
+    12/-8 px off is replaced by the refined one within a few periods; the pair's own
+    estimate is kept (a refinement must beat it by ``refine_margin``). Identity is not
+    "right" here: the pair keeps a residual offset of a few pixels, and a refinement from
+    identity improves the similarity by more than the margin (measured 0.26 -> 0.32)."""
+    from rgbt_tracking.alignment.auto import estimate_alignment, mean_corner_error
     from rgbt_tracking.ros.alignment_node import AlignmentNode
 
     rgb, thermal = _llvip_pair(shared_data, "190001")
-    start = np.array([[1.0, 0.0, start_shift[0]], [0.0, 1.0, start_shift[1]], [0.0, 0.0, 1.0]])
+    if replaced:
+        start = np.array([[1.0, 0.0, 12.0], [0.0, 1.0, -8.0], [0.0, 0.0, 1.0]])
+    else:
+        start = estimate_alignment(rgb, thermal).homography
     path = tmp_path / "start.yaml"
     save_calibration(Calibration(model="homography", homography=start, rgb_size=(640, 512),
                                  thermal_size=(640, 512), error_px=0.5,

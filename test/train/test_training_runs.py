@@ -5,7 +5,7 @@ import pytest
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["mfdimp", "mmnet"])
+@pytest.mark.parametrize("task", ["mfdimp", "mmnet", "m5l", "cmi"])
 def test_trained_tracker_beats_untrained_on_held_out_sequences(tmp_path, training_benchmark,
                                                                training_log_losses, task):
     out = tmp_path / "run"

@@ -9,6 +9,9 @@ relation-level interaction built from both (Eq. 3) guide the propagation of each
 features into the other, weighted by a learned balance factor and concatenated with the
 original features (Eq. 1).
 
-This package holds the network parts; the tracker and its training task are built on them
-next.
+Modules: ``interaction`` (Eq. 1-3), ``tracker``
+(:class:`~rgbt_tracking.trackers.cmi.tracker.CMITracker`, ``build_tracker("cmi",
+interaction="pixel"|"relation"|"both")``: the shared RGB-T MDNet of
+:mod:`rgbt_tracking.trackers.mdnet_rgbt` with fusion "cmi" and MDNet's online procedure)
+and ``training`` (``rgbt-track train cmi``: RT-MDNet's multi-domain training).
 """

@@ -10,7 +10,10 @@ fusion (``attention_fusion``, Eq. 16) weights and concatenates the two modalitie
 fully connected layers with dropout whose last layer is one per training sequence (MDNet's
 multi-domain branches) and is re-learnt for each test sequence.
 
-This package holds the network parts; the tracker (MDNet's online procedure: 256 Gaussian
-candidates, short- and long-term updates, bounding-box regression) and its training task
-are built on them next.
+Modules: ``attention_fusion`` (Eq. 16), ``mmsl_loss`` (Eq. 4-15), ``tracker``
+(:class:`~rgbt_tracking.trackers.m5l.tracker.M5LTracker`, ``build_tracker("m5l")``: the
+shared RGB-T MDNet of :mod:`rgbt_tracking.trackers.mdnet_rgbt` with fusion "m5l" and
+MDNet's online procedure: 256 Gaussian candidates, short- and long-term updates,
+bounding-box regression) and ``training`` (``rgbt-track train m5l``: multi-domain training
+with the classification loss plus the MMSL loss on the embeddings).
 """

@@ -61,17 +61,11 @@ def build_network(params: Mapping[str, Any]) -> Tuple[MMNet, str]:
     """
     checkpoint = str(params.get("checkpoint") or "")
     if checkpoint:
-        from rgbt_tracking.train.checkpoint import load_checkpoint
+        from rgbt_tracking.train.checkpoint import load_checkpoint, load_model_state
 
         data = load_checkpoint(checkpoint, expected_task="mmnet")
         net = network_from_config(data["config"]["model"])
-        own = net.state_dict()
-        missing = sorted(set(own) - set(data["model"]))
-        unexpected = sorted(set(data["model"]) - set(own))
-        if missing or unexpected:
-            raise ValueError(f"{checkpoint}: weights do not fit the stored network: missing "
-                             f"{missing[:3]}, unexpected {unexpected[:3]}")
-        net.load_state_dict(data["model"])
+        load_model_state(net, data["model"], checkpoint)
         origin = f"checkpoint {checkpoint} (epoch {data.get('epoch')})"
     else:
         seed = int(params.get("seed", 0))
