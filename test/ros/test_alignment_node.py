@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -21,6 +22,30 @@ from rgbt_tracking.ros.image_conversion import image_to_numpy
 from ros_helpers import Collector, image_msg, wait_for
 
 
+@contextmanager
+def alignment_node_running(remaps, params, io_name):
+    """An AlignmentNode and a test I/O node spinning in a private context; yields both."""
+    from rgbt_tracking.ros.alignment_node import AlignmentNode
+
+    context = rclpy.Context()
+    rclpy.init(args=[], context=context)
+    node = AlignmentNode("alignment_node", context=context,
+                         cli_args=["--ros-args"] + [w for r in remaps for w in ("-r", r)],
+                         parameter_overrides=parameter_overrides(params))
+    io = rclpy.create_node(io_name, context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(io)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    try:
+        yield node, io
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+        io.destroy_node()
+        rclpy.shutdown(context=context)
+
+
 @pytest.fixture
 def shifted_calibration(tmp_path):
     """Thermal 320x256 -> RGB 640x512: scale 2 and a shift of (+10, -6) RGB pixels."""
@@ -33,23 +58,10 @@ def shifted_calibration(tmp_path):
 
 
 def test_thermal_is_warped_into_the_rgb_geometry(shifted_calibration):
-    from rgbt_tracking.ros.alignment_node import AlignmentNode
-
-    context = rclpy.Context()
-    rclpy.init(args=[], context=context)
-    node = AlignmentNode("alignment_node", context=context,
-                         cli_args=["--ros-args", "-r", "__ns:=/align", "-r",
-                                   "thermal/image_raw:=/align/raw", "-r",
-                                   "thermal/image:=/align/aligned"],
-                         parameter_overrides=parameter_overrides(
-                             {"calibration_file": str(shifted_calibration),
-                              "diagnostics_period": 0.2}))
-    io = rclpy.create_node("align_io", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    executor.add_node(io)
-    threading.Thread(target=executor.spin, daemon=True).start()
-    try:
+    with alignment_node_running(["__ns:=/align", "thermal/image_raw:=/align/raw",
+                                 "thermal/image:=/align/aligned"],
+                                {"calibration_file": str(shifted_calibration),
+                                 "diagnostics_period": 0.2}, "align_io") as (node, io):
         publisher = io.create_publisher(Image, "/align/raw",
                                         QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
         aligned, diagnostics = Collector(), Collector()
@@ -84,11 +96,6 @@ def test_thermal_is_warped_into_the_rgb_geometry(shifted_calibration):
             return 0
 
         assert wait_for(lambda: bad_inputs() == 1, 3.0)
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        io.destroy_node()
-        rclpy.shutdown(context=context)
 
 
 def test_missing_calibration_is_a_clear_error(tmp_path):
@@ -172,7 +179,6 @@ def test_online_refinement_replaces_only_a_clearly_worse_map(tmp_path, shared_da
     "right" here: the pair keeps a residual offset of a few pixels, and a refinement from
     identity improves the similarity by more than the margin (measured 0.26 -> 0.32)."""
     from rgbt_tracking.alignment.auto import estimate_alignment, mean_corner_error
-    from rgbt_tracking.ros.alignment_node import AlignmentNode
 
     rgb, thermal = _llvip_pair(shared_data, "190001")
     if replaced:
@@ -183,21 +189,11 @@ def test_online_refinement_replaces_only_a_clearly_worse_map(tmp_path, shared_da
     save_calibration(Calibration(model="homography", homography=start, rgb_size=(640, 512),
                                  thermal_size=(640, 512), error_px=0.5,
                                  date="2026-11-22T00:00:00", method="target"), path)
-    context = rclpy.Context()
-    rclpy.init(args=[], context=context)
-    node = AlignmentNode("alignment_node", context=context,
-                         cli_args=["--ros-args", "-r", "thermal/image_raw:=/refine/raw", "-r",
-                                   "thermal/image:=/refine/aligned", "-r",
-                                   "rgb/image:=/refine/rgb"],
-                         parameter_overrides=parameter_overrides(
-                             {"calibration_file": str(path), "refine_online": True,
-                              "refine_period": 0.5, "refine_margin": 0.05}))
-    io = rclpy.create_node("refine_io", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    executor.add_node(io)
-    threading.Thread(target=executor.spin, daemon=True).start()
-    try:
+    with alignment_node_running(["thermal/image_raw:=/refine/raw",
+                                 "thermal/image:=/refine/aligned", "rgb/image:=/refine/rgb"],
+                                {"calibration_file": str(path), "refine_online": True,
+                                 "refine_period": 0.5, "refine_margin": 0.05},
+                                "refine_io") as (node, io):
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         rgb_pub = io.create_publisher(Image, "/refine/rgb", qos)
         raw_pub = io.create_publisher(Image, "/refine/raw", qos)
@@ -243,8 +239,3 @@ def test_online_refinement_replaces_only_a_clearly_worse_map(tmp_path, shared_da
             stream_until(lambda: False, 4.0)
             assert node.refinements == 0 and node.calibration.method == "target"
             assert len(aligned) > 0
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        io.destroy_node()
-        rclpy.shutdown(context=context)

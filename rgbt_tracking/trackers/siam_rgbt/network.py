@@ -16,6 +16,7 @@ generative block instead.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -81,7 +82,7 @@ def center_crop(features: torch.Tensor, size: int) -> torch.Tensor:
     return features[..., top:top + size, left:left + size]
 
 
-class SiameseRGBTBase(nn.Module):
+class SiameseRGBTBase(nn.Module, ABC):
     """Backbones, necks and head shared by ``siam_rgbt`` and ``gmmt``.
 
     Args:
@@ -148,10 +149,11 @@ class SiameseRGBTBase(nn.Module):
         size = self.template_feature_size
         return center_crop(f_rgb, size), center_crop(f_thermal, size)
 
+    @abstractmethod
     def fuse(self, f_rgb: torch.Tensor, f_thermal: torch.Tensor,
              generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """(B, C, h, w) x 2 -> fused (B, C, h, w); ``generator`` feeds a sampling fusion."""
-        raise NotImplementedError(f"{type(self).__name__} does not define its fusion")
+        """(B, C, h, w) x 2 -> fused (B, C, h, w); ``generator`` feeds a sampling fusion.
+        The baseline concatenates and convolves; GMMT samples its generative block."""
 
     def forward(self, template_rgb: Optional[torch.Tensor],
                 template_thermal: Optional[torch.Tensor], search_rgb: Optional[torch.Tensor],
