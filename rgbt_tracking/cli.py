@@ -175,8 +175,15 @@ def _eval_dataset(args: argparse.Namespace) -> int:
     if names and len(names) != len(sources):
         raise SystemExit(f"error: {len(names)} --name for {len(sources)} trackers")
     for index, (name, results) in enumerate(sources):
-        per_tracker[names[index] if names else name] = score_tracker(args.dataset, sequences,
-                                                                     results)
+        label = names[index] if names else name
+        per_tracker[label] = score_tracker(args.dataset, sequences, results)
+        short = per_tracker[label]["short_results"]
+        if short:
+            listed = ", ".join(f"{seq} ({rows} row{'s' if rows > 1 else ''})"
+                               for seq, rows in sorted(short.items())[:10])
+            print(f"note: {label}: {len(short)} result file(s) shorter than the ground truth, "
+                  f"the missing frames count as failures: {listed}"
+                  f"{' ...' if len(short) > 10 else ''}", file=sys.stderr)
     print(f"{args.dataset}: {len(sequences)} sequences")
     print(f"{'tracker':30s} {'PR':>7s} {'SR':>7s} {'NPR':>7s}")
     for name, scored in per_tracker.items():

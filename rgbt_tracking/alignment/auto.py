@@ -45,19 +45,25 @@ overlaps most of the RGB image.
 
 Several pairs of one rig (:func:`calibrate_auto`)
 ------------------------------------------------
-One scene pair constrains the two perspective terms of a homography weakly: on the LLVIP
-pairs the single-pair homographies lie 2-11 px (mean over the image corners, 1280x1024)
-from the map fitted to all 12 pairs at once, and a model selection (``perspective_gain``:
-keep the perspective terms only when they raise the similarity by 0.01 over the affine
-fit) is needed to keep them from drifting; frames of one scene help little (they share
-one depth structure). ``calibrate_auto`` therefore, for the homography model, starts from
-the median-corner fit of the trusted single-pair estimates and refines ONE homography
-jointly over all of them: the ECC normal equations of every pair, each pair's thermal
-image re-warped by the shared map, are summed before each Gauss-Newton step. The trust
-tests are then applied to every pair at the joint map; the per-pair spread about the
-median remains the consistency test. A perspective warp of 7.8 px at the corners applied
-to 4 pairs of two scenes is recovered to 0.45 px this way (median-corner map: 3.2 px;
-single pairs up to 6.2 px).
+One scene pair constrains the image-corner positions of a homography weakly: the
+structure both cameras see lies mostly in the middle of the image, and the two perspective
+terms trade off against the scale there. Measured on the 12 LLVIP pairs (1280x1024,
+published as aligned), the single-pair homographies lie 1.9-3.1 px from identity over the
+central half of the image, 3.3-5.1 px over a 17x17 grid of the whole image, but 7.9-11 px
+at the 4 corners, where they extrapolate; they agree within a scene (the 6 frames of a
+scene give the same map to about 1 px in the centre). They are still an exact function of
+the data: a perspective warp applied to the thermal image of one pair is recovered to
+0.6 px at the corners. ``perspective_gain`` offers a model selection (keep the
+perspective terms only when they raise the similarity over the affine fit by that much;
+default 0: ``model="homography"`` fits a homography). ``calibrate_auto`` therefore, for the
+homography model, starts from the median-corner fit of the trusted single-pair estimates
+and refines ONE homography jointly over all of them: the ECC normal equations of every
+pair, each pair's thermal image re-warped by the shared map, are summed before each
+Gauss-Newton step; scenes of different depth structure pin the corners down (12 pairs of
+two scenes: 4.2 px from identity at the corners, 1.9 px in the central half). The trust
+tests are then applied to every pair at the joint map; the spread of the per-pair maps
+about the median map over a grid of the image is the consistency test. A perspective warp
+of 7.8 px at the corners applied to 4 pairs of two scenes is recovered to 0.45 px this way.
 
 All inputs are processed internally at a working resolution of at most ``max_width``
 pixels wide; the returned maps are in full-resolution pixels.
@@ -112,16 +118,8 @@ class AutoResult:
 # --------------------------------------------------------------------------------------
 
 
-def _to_grey_float(image: np.ndarray, name: str) -> np.ndarray:
-    """Convert an image to float32 grey in [0, 1] using a robust (1-99 %) range.
-
-    Args:
-        image: HxW (uint8/uint16/float) or HxWx3 (RGB order) array.
-        name: used in error messages.
-
-    Returns:
-        HxW float32.
-    """
+def _grey(image: np.ndarray, name: str) -> np.ndarray:
+    """HxW float32 grey of an HxW or HxWx3 (RGB order) image, raw intensity scale."""
     if not isinstance(image, np.ndarray):
         raise ValueError(f"{name} must be a numpy array, got {type(image).__name__}")
     if image.ndim == 3 and image.shape[2] == 3:
@@ -137,10 +135,64 @@ def _to_grey_float(image: np.ndarray, name: str) -> np.ndarray:
         raise ValueError(f"{name} is too small for alignment: {img.shape[1]}x{img.shape[0]}")
     if not np.all(np.isfinite(img)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    lo, hi = np.percentile(img, [1.0, 99.0])
+    return img
+
+
+def nodata_mask(image: np.ndarray, value: float | None) -> np.ndarray:
+    """Pixels that carry no data: equal to ``value`` (every channel) and connected to the
+    image border, like the black border an undistortion or a warp leaves.
+
+    Args:
+        image: HxW or HxWx3 array.
+        value: the no-data value (0 for the usual black border); None: no pixel is no-data.
+
+    Returns:
+        HxW bool, True where there is no data.
+    """
+    if value is None:
+        return np.zeros(image.shape[:2], bool)
+    equal = image == value
+    if equal.ndim == 3:
+        equal = equal.all(axis=2)
+    if not equal.any():
+        return equal
+    count, labels = cv2.connectedComponents(equal.astype(np.uint8), connectivity=4)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge = edge[edge > 0]
+    return np.isin(labels, edge) if len(edge) else np.zeros_like(equal)
+
+
+def _to_grey_float(image: np.ndarray, name: str, nodata_value: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Grey float32 in [0, 1] (robust 1-99 % range of the valid pixels) and the valid mask.
+
+    No-data pixels (:func:`nodata_mask`) are filled with the nearest valid pixel, so that
+    the border of the no-data region is no edge (as ``BORDER_REPLICATE`` at the image
+    border), and reported in the mask so that they never count in the similarity.
+
+    Args:
+        image: HxW (uint8/uint16/float) or HxWx3 (RGB order) array.
+        name: used in error messages.
+        nodata_value: see :func:`nodata_mask`.
+
+    Returns:
+        (HxW float32 grey, HxW bool valid mask).
+    """
+    img = _grey(image, name)
+    nodata = nodata_mask(image, nodata_value)
+    valid = ~nodata
+    if valid.sum() < 0.25 * valid.size:
+        raise ValueError(f"{name}: only {100 * valid.mean():.0f}% of the image carries data "
+                         f"(the rest equals the no-data value {nodata_value})")
+    if nodata.any():
+        _, labels = cv2.distanceTransformWithLabels(nodata.astype(np.uint8), cv2.DIST_L2, 3,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+        # labels index the zero (valid) pixels in raster order: map each to its value
+        flat_valid = img[valid]
+        img = flat_valid[labels - 1].astype(np.float32)
+    lo, hi = np.percentile(img[valid], [1.0, 99.0])
     if hi - lo <= 1e-6:
         hi = lo + 1.0
-    return np.clip((img - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+    return np.clip((img - lo) / (hi - lo), 0.0, 1.0).astype(np.float32), valid
 
 
 def orientation_field(grey: np.ndarray, blur_sigma: float = 1.0, smooth_sigma: float = 1.0) -> np.ndarray:
@@ -260,9 +312,13 @@ class _Level:
     """Both images at one pyramid level, with the RGB field precomputed.
 
     ``h_level = S_rgb @ h_full @ inv(S_th)`` converts full-resolution maps to this level.
+    ``rgb_valid`` / ``th_valid`` are the full-resolution valid masks of
+    :func:`_to_grey_float` (None: every pixel valid); a level pixel is valid only when every
+    full-resolution pixel under it is.
     """
 
-    def __init__(self, rgb_grey: np.ndarray, th_grey: np.ndarray, f_rgb: float, f_th: tuple[float, float]):
+    def __init__(self, rgb_grey: np.ndarray, th_grey: np.ndarray, f_rgb: float, f_th: tuple[float, float],
+                 rgb_valid: np.ndarray | None = None, th_valid: np.ndarray | None = None):
         self.s_rgb = _scale(f_rgb)
         self.s_th = _scale(f_th)
         size_r = (max(8, int(round(rgb_grey.shape[1] * f_rgb))), max(8, int(round(rgb_grey.shape[0] * f_rgb))))
@@ -274,8 +330,18 @@ class _Level:
         self.full_th_size = (th_grey.shape[1], th_grey.shape[0])
         self.field_rgb = orientation_field(self.rgb)
         self.border = 4
-        ones = np.ones(self.th.shape, np.uint8)
-        self._ones = ones
+        kernel = np.ones((2 * self.border + 1,) * 2, np.uint8)
+        self._ones = self._level_mask(th_valid, size_t)
+        self.rgb_valid = cv2.erode(self._level_mask(rgb_valid, size_r), kernel,
+                                   borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
+
+    @staticmethod
+    def _level_mask(valid: np.ndarray | None, size: tuple[int, int]) -> np.ndarray:
+        """uint8 mask (1 valid) at a level size from a full-resolution bool mask."""
+        if valid is None or valid.all():
+            return np.ones((size[1], size[0]), np.uint8)
+        area = cv2.resize(valid.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        return (area > 0.999).astype(np.uint8)
 
     def to_level(self, h_full: np.ndarray) -> np.ndarray:
         return self.s_rgb @ h_full @ np.linalg.inv(self.s_th)
@@ -288,7 +354,7 @@ class _Level:
         warped = cv2.warpPerspective(self.th, h_level, self.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         mask = cv2.warpPerspective(self._ones, h_level, self.size, flags=cv2.INTER_NEAREST, borderValue=0)
         mask = cv2.erode(mask, np.ones((2 * self.border + 1,) * 2, np.uint8))
-        return orientation_field(warped), mask.astype(bool)
+        return orientation_field(warped), mask.astype(bool) & self.rgb_valid
 
     def score(self, h_level: np.ndarray) -> float:
         f, m = self.warped_field(h_level)
@@ -415,7 +481,7 @@ def _coarse_translation(level: _Level, h_level: np.ndarray, max_shift_frac: floa
     of the image size (normalised by the overlap energies).
     """
     ft, mt = level.warped_field(h_level)
-    mr = np.ones(level.field_rgb.shape[:2], bool)
+    mr = level.rgb_valid
     zr = (level.field_rgb[..., 0] + 1j * level.field_rgb[..., 1]) * mr
     zt = (ft[..., 0] + 1j * ft[..., 1]) * mt
     zr = zr - zr[mr].mean() * mr
@@ -484,11 +550,13 @@ def _degeneracy(h_full: np.ndarray, h_nominal: np.ndarray, thermal_size: tuple[i
     return ""
 
 
-def _pyramid(rgb_g: np.ndarray, th_g: np.ndarray, max_width: int, levels: int) -> list[_Level]:
+def _pyramid(rgb_g: np.ndarray, th_g: np.ndarray, max_width: int, levels: int,
+             rgb_valid: np.ndarray | None = None, th_valid: np.ndarray | None = None) -> list[_Level]:
     """Pyramid levels of one pair, coarsest first; the finest is at most ``max_width`` wide.
 
     Args:
         rgb_g, th_g: grey float32 images of :func:`_to_grey_float` (any two sizes).
+        rgb_valid, th_valid: their valid masks (None: all valid).
         max_width: width, pixels, of the finest level.
         levels: number of levels (each half the previous resolution; levels narrower than
             48 px are left out).
@@ -501,7 +569,7 @@ def _pyramid(rgb_g: np.ndarray, th_g: np.ndarray, max_width: int, levels: int) -
         f = f_fine / (2 ** (levels - 1 - lv))
         if rgb_w * f < 48 and lv < levels - 1:
             continue
-        pyramid.append(_Level(rgb_g, th_g, f, (min(1.0, f * sx), min(1.0, f * sy))))
+        pyramid.append(_Level(rgb_g, th_g, f, (min(1.0, f * sx), min(1.0, f * sy)), rgb_valid, th_valid))
     return pyramid
 
 
@@ -548,7 +616,8 @@ def estimate_alignment(
     min_score: float = 0.08,
     min_margin: float = 0.05,
     min_ratio: float = 1.5,
-    perspective_gain: float = 0.01,
+    perspective_gain: float = 0.0,
+    nodata_value: float | None = 0,
 ) -> AutoResult:
     """Estimate the thermal->RGB map of one pair by maximising the orientation similarity.
 
@@ -566,7 +635,14 @@ def estimate_alignment(
         min_ratio: minimum ratio of the score to the best far-shifted score.
         perspective_gain: model selection for ``model="homography"``: the two perspective
             terms are kept only when they raise the similarity over the affine fit by at
-            least this much (one scene pair constrains them weakly); 0 always keeps them.
+            least this much; 0 (default) always keeps them. A positive gain holds the
+            corners of a single-pair estimate closer to the affine fit, but makes the
+            estimate jump between models when the thermal image is warped (a perspective
+            warp of 7.8 px at the corners: 6.1 px error with 0.01, 0.6 px with 0).
+        nodata_value: pixels of either image equal to it (all channels) and connected to
+            the image border carry no data (the black border of an undistorted or warped
+            image) and never count; None: every pixel counts. A shift of 12/-8 px with a
+            black border: 3.7 px error at the corners when the border counts, 0.4 px when not.
 
     Returns:
         AutoResult with the full-resolution map; ``trusted`` tells whether to use it.
@@ -579,8 +655,8 @@ def estimate_alignment(
     t0 = time.perf_counter()
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
-    rgb_g = _to_grey_float(rgb, "rgb")
-    th_g = _to_grey_float(thermal, "thermal")
+    rgb_g, rgb_valid = _to_grey_float(rgb, "rgb", nodata_value)
+    th_g, th_valid = _to_grey_float(thermal, "thermal", nodata_value)
     rgb_size = (rgb_g.shape[1], rgb_g.shape[0])
     th_size = (th_g.shape[1], th_g.shape[0])
     h_nominal = _scale((rgb_size[0] / th_size[0], rgb_size[1] / th_size[1]))
@@ -591,7 +667,7 @@ def estimate_alignment(
         if h0.shape != (3, 3) or not np.all(np.isfinite(h0)) or abs(np.linalg.det(h0)) < 1e-12:
             raise ValueError("initial must be a finite, invertible 3x3 matrix")
         h0 = h0 / h0[2, 2]
-    pyramid = _pyramid(rgb_g, th_g, max_width, levels)
+    pyramid = _pyramid(rgb_g, th_g, max_width, levels, rgb_valid, th_valid)
     finest = pyramid[-1]
     baseline = finest.score(finest.to_level(h0))
 
@@ -634,7 +710,7 @@ def estimate_alignment(
 
 def _joint_refinement(pairs: Sequence[tuple[np.ndarray, np.ndarray]], h_start: np.ndarray, *,
                       max_width: int, min_score: float, min_margin: float, min_ratio: float,
-                      iterations: int) -> tuple[np.ndarray, list[str], dict]:
+                      iterations: int, nodata_value: float | None = 0) -> tuple[np.ndarray, list[str], dict]:
     """Refine one homography jointly over several pairs of one rig (finest level).
 
     Args:
@@ -643,6 +719,7 @@ def _joint_refinement(pairs: Sequence[tuple[np.ndarray, np.ndarray]], h_start: n
         max_width: width, pixels, of the working level (as :func:`estimate_alignment`).
         min_score, min_margin, min_ratio: the trust thresholds, applied to every pair at
             the joint map.
+        nodata_value: as :func:`estimate_alignment`.
         iterations: maximum number of joint Gauss-Newton iterations.
 
     Returns:
@@ -650,8 +727,11 @@ def _joint_refinement(pairs: Sequence[tuple[np.ndarray, np.ndarray]], h_start: n
         diagnostics: mean similarity at the start and at the joint map, iterations,
         per-pair similarities).
     """
-    levels = [_pyramid(_to_grey_float(rgb, "rgb"), _to_grey_float(th, "thermal"), max_width, 1)[-1]
-              for rgb, th in pairs]
+    levels = []
+    for rgb, th in pairs:
+        rgb_g, rgb_valid = _to_grey_float(rgb, "rgb", nodata_value)
+        th_g, th_valid = _to_grey_float(th, "thermal", nodata_value)
+        levels.append(_pyramid(rgb_g, th_g, max_width, 1, rgb_valid, th_valid)[-1])
     first = levels[0]
     start_level = first.to_level(h_start)
     start_score = float(np.mean([lvl.score(start_level) for lvl in levels]))
@@ -671,6 +751,28 @@ def _joint_refinement(pairs: Sequence[tuple[np.ndarray, np.ndarray]], h_start: n
     return h, reasons, info
 
 
+SPREAD_GRID = 5  # points per side of the grid over the thermal image that the spread is measured on
+
+
+def _spread(results: Sequence[AutoResult], h_median: np.ndarray, thermal_size: tuple[int, int]) -> float:
+    """RMS distance, RGB pixels, between the per-pair maps and the median map.
+
+    Measured over a SPREAD_GRID x SPREAD_GRID grid of points spanning the thermal image
+    (its corners included): single-pair homographies are least certain at the corners,
+    where they extrapolate the structure of the middle of the image, and a corner-only
+    spread would weigh that uncertainty 4 times too much (12 LLVIP pairs: 7.9-11 px from
+    identity at the corners, 3.3-5.1 px over the image). 0 for a single pair.
+    """
+    if len(results) < 2:
+        return 0.0
+    w, h = thermal_size
+    xs, ys = np.meshgrid(np.linspace(0.0, w - 1.0, SPREAD_GRID), np.linspace(0.0, h - 1.0, SPREAD_GRID))
+    grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    reference = map_points(h_median, grid)
+    mapped = np.stack([map_points(r.homography, grid) for r in results])  # K x G x 2
+    return float(np.sqrt(np.mean(np.sum((mapped - reference) ** 2, axis=2))))
+
+
 def calibrate_auto(
     pairs: Sequence[tuple[np.ndarray, np.ndarray]],
     model: str = "homography",
@@ -685,8 +787,8 @@ def calibrate_auto(
     Each pair is estimated independently (:func:`estimate_alignment`); untrusted estimates
     are dropped; the median of the mapped thermal-image corners over the remaining pairs
     defines a first map (exact fit through the 4 median corners, or an affine / translation
-    least-squares fit), and the spread of the per-pair corners about it is the consistency
-    test. For ``model="homography"`` with ``joint_refinement``, that map then starts a
+    least-squares fit), and the spread of the per-pair maps about it over a grid of the
+    image (:func:`_spread`) is the consistency test. For ``model="homography"`` with ``joint_refinement``, that map then starts a
     joint ECC refinement of ONE homography over all trusted pairs at the finest working
     level (the per-pair normal equations summed, see :func:`_ecc_refine`): one scene
     constrains the two perspective terms weakly, several scenes of the same rig constrain
@@ -702,7 +804,8 @@ def calibrate_auto(
     Args:
         pairs: sequence of (rgb HxWx3 uint8 RGB, thermal hxw) pairs, all of the same sizes.
         model: "homography", "affine" or "translation".
-        max_spread_px: refuse when the per-pair corners spread more than this (RMS, px).
+        max_spread_px: refuse when the per-pair maps spread more than this about the median
+            map (RMS over a grid of the image, px).
         joint_refinement: refine the homography jointly over the trusted pairs (default
             on; ignored for the affine and translation models).
         joint_iterations: maximum number of joint Gauss-Newton iterations.
@@ -710,8 +813,8 @@ def calibrate_auto(
             thresholds also apply to the joint refinement).
 
     Returns:
-        Calibration with ``method="auto"``; ``error_px`` is the RMS distance of the per-pair
-        mapped corners to the median corners (full-resolution RGB pixels).
+        Calibration with ``method="auto"``; ``error_px`` is the spread of the per-pair maps
+        about the median map (:func:`_spread`, full-resolution RGB pixels).
 
     Raises:
         CalibrationError: no pairs, inconsistent sizes, no trusted pair, or estimates too
@@ -746,27 +849,8 @@ def calibrate_auto(
     corners_th = image_corners(th_size)
     mapped = np.stack([map_points(r.homography, corners_th) for r in results])  # K x 4 x 2
     med = np.median(mapped, axis=0)
-    spread = float(np.sqrt(np.mean(np.sum((mapped - med) ** 2, axis=2)))) if len(results) > 1 else 0.0
-    if spread > max_spread_px:
-        raise CalibrationError(f"per-pair estimates disagree by {spread:.1f} px RMS (> {max_spread_px}); "
-                               "the scene pairs do not give a consistent map")
-    extra = {"pairs_used": len(results), "pairs_rejected": rejected,
-             "scores": [round(r.score, 4) for r in results]}
     if model == "homography":
         h = cv2.getPerspectiveTransform(corners_th.astype(np.float32), med.astype(np.float32)).astype(np.float64)
-        if joint_refinement and len(results) < 2:
-            extra["joint_refinement"] = {"skipped": "a single trusted pair keeps its own model selection"}
-        elif joint_refinement:
-            defaults = {name: p.default for name, p in inspect.signature(estimate_alignment).parameters.items()}
-            settings = {name: kwargs.get(name, defaults[name])
-                        for name in ("max_width", "min_score", "min_margin", "min_ratio")}
-            h_joint, reasons, info = _joint_refinement(trusted_pairs, h, iterations=joint_iterations, **settings)
-            info["moved_px"] = round(mean_corner_error(h_joint, h, th_size), 3)
-            if reasons:
-                info["rejected"] = "; ".join(reasons)
-            else:
-                h = h_joint
-            extra["joint_refinement"] = info
     elif model == "affine":
         a, _ = cv2.estimateAffine2D(corners_th, med, method=cv2.LMEDS)
         if a is None:
@@ -774,8 +858,27 @@ def calibrate_auto(
         h = np.vstack([a, [0, 0, 1.0]])
     else:
         h = _scale((rgb_size[0] / th_size[0], rgb_size[1] / th_size[1]))
-        off = (med - map_points(h, corners_th)).mean(0)
-        h[:2, 2] += off
+        h[:2, 2] += (med - map_points(h, corners_th)).mean(0)
+    spread = _spread(results, h, th_size)
+    if spread > max_spread_px:
+        raise CalibrationError(f"per-pair estimates disagree by {spread:.1f} px RMS (> {max_spread_px}); "
+                               "the scene pairs do not give a consistent map")
+    extra = {"pairs_used": len(results), "pairs_rejected": rejected,
+             "scores": [round(r.score, 4) for r in results]}
+    if model == "homography":
+        if joint_refinement and len(results) < 2:
+            extra["joint_refinement"] = {"skipped": "a single trusted pair keeps its own estimate"}
+        elif joint_refinement:
+            defaults = {name: p.default for name, p in inspect.signature(estimate_alignment).parameters.items()}
+            settings = {name: kwargs.get(name, defaults[name])
+                        for name in ("max_width", "min_score", "min_margin", "min_ratio", "nodata_value")}
+            h_joint, reasons, info = _joint_refinement(trusted_pairs, h, iterations=joint_iterations, **settings)
+            info["moved_px"] = round(mean_corner_error(h_joint, h, th_size), 3)
+            if reasons:
+                info["rejected"] = "; ".join(reasons)
+            else:
+                h = h_joint
+            extra["joint_refinement"] = info
     return Calibration(
         model=model if model != "translation" else "affine",
         homography=h / h[2, 2],

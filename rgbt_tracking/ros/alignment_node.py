@@ -51,7 +51,8 @@ class AlignmentNode(Node):
         defaults = {"calibration_file": "", "output_width": 0, "output_height": 0,
                     "interpolation": "linear", "device": "cpu", "rgb_frame_id": "camera_rgb",
                     "input_qos": "reliable", "qos_depth": 5, "diagnostics_period": 1.0,
-                    "refine_online": False, "refine_period": 30.0, "refine_margin": 0.05}
+                    "refine_online": False, "refine_period": 30.0, "refine_margin": 0.05,
+                    "refine_model": "affine"}
         for name, value in defaults.items():
             self.declare_parameter(name, value)
         get = lambda name: self.get_parameter(name).value  # noqa: E731
@@ -88,6 +89,12 @@ class AlignmentNode(Node):
         if self.refine:
             self.refine_period = float(get("refine_period"))
             self.refine_margin = float(get("refine_margin"))
+            # One frame at a time pins the corners of a homography weakly (LLVIP pairs:
+            # 8-11 px from identity at the corners, 2-3 px in the middle): affine by default.
+            self.refine_model = str(get("refine_model"))
+            if self.refine_model not in ("translation", "affine", "homography"):
+                raise ValueError(f"parameter 'refine_model' must be translation, affine or "
+                                 f"homography, got {self.refine_model!r}")
             self.create_subscription(Image, "rgb/image", self._on_rgb,
                                      qos_profile(get("input_qos"), depth))
             self._worker = threading.Thread(target=self._refine_loop, daemon=True,
@@ -152,14 +159,18 @@ class AlignmentNode(Node):
             if rgb is None or thermal is None:
                 continue
             try:
-                current = estimate_alignment(rgb, thermal, initial=self.calibration.homography)
+                current = estimate_alignment(rgb, thermal, model=self.refine_model,
+                                             initial=self.calibration.homography)
             except Exception as exc:  # noqa: BLE001 - refinement is optional; keep the map
                 self.errors.record(f"refinement failed: {type(exc).__name__}: {exc}")
                 continue
+            if not self._running:   # the node was destroyed during the estimate
+                break
             baseline = current.baseline_score   # the present map's score on this pair
             if (current.trusted and current.score > baseline + self.refine_margin):
                 calibration = Calibration(
-                    model=self.calibration.model, homography=current.homography,
+                    model="affine" if np.allclose(current.homography[2, :2], 0.0) else "homography",
+                    homography=current.homography,
                     rgb_size=self.calibration.rgb_size,
                     thermal_size=self.calibration.thermal_size,
                     error_px=self.calibration.error_px, date=self.calibration.date,
@@ -197,6 +208,9 @@ class AlignmentNode(Node):
 
     def destroy_node(self) -> None:
         self._running = False
+        worker = getattr(self, "_worker", None)
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout=30.0)   # an estimate in progress finishes (seconds), then stops
         super().destroy_node()
 
 

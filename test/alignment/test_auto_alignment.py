@@ -39,8 +39,7 @@ WARPS = {
     "scale 1.03": about_centre(np.diag([1.03, 1.03, 1.0])),
     "shear": about_centre(np.array([[1.0, 0.01, 0], [0.0, 1.0, 0], [0, 0, 1.0]])),
 }
-# A perspective warp (h31 = 1.5e-5, about 6 px at the corners) is not recovered within 2 px
-# yet: the homography stage measured 5.8-6.0 px on these pairs (see the issue note).
+# Perspective warps need the homography model: test_auto.py.
 
 
 @pytest.fixture(scope="module")
