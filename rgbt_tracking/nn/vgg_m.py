@@ -20,7 +20,8 @@ input of S pixels gives conv3 maps of :func:`conv3_size` (S) cells, e.g. 107 -> 
 
 LRN is MDNet's (Caffe's norm1/norm2: local_size 5, alpha 0.0005, beta 0.75, k 2):
 ``b_c = a_c / (2 + 1e-4 * sum_{|c' - c| <= 2} a_c'^2) ** 0.75``, i.e. torch's
-LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2), which divides alpha by the size.
+LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2), which divides alpha by the size (computed
+by :mod:`rgbt_tracking.nn.lrn`, the same values about 3x faster on the CPU).
 MDNet feeds images in [0, 255] minus 128 (no per-channel scaling).
 
 Weights (nothing is downloaded): :func:`load_vgg_m_weights` reads a torch file (``.pth``)
@@ -51,6 +52,7 @@ from typing import Dict, Mapping, Optional, Tuple
 import torch
 from torch import nn
 
+from rgbt_tracking.nn.lrn import LocalResponseNorm
 from rgbt_tracking.nn.weights import LoadReport, PathLike, load_matching, load_state_dict_file
 
 #: Pixels per conv3 cell.
@@ -111,8 +113,8 @@ class VGGMBackbone(nn.Module):
         return self.conv3(self.conv2(self.conv1(image)))
 
 
-def _mdnet_lrn() -> nn.LocalResponseNorm:
-    return nn.LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0)
+def _mdnet_lrn() -> LocalResponseNorm:
+    return LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0)
 
 
 def build_vgg_m(in_channels: int = 3, weights_path: Optional[PathLike] = None,
