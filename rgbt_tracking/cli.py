@@ -346,7 +346,8 @@ def _bag_eval(args: argparse.Namespace) -> int:
     if overrides:
         parameters["tracker_params"] = json.dumps(overrides)
     outcome = replay_into_node(args.bag, out, frames, init_box, rgb_topic, thermal_topic,
-                               node_parameters=parameters, rate=args.rate)
+                               node_parameters=parameters, rate=args.rate,
+                               hold_for_init=not args.live_start)
     report = score_replay(frames, outcome, init_box)
     write_results(out / "results.txt", report.pop("boxes"))
     (out / "report.json").write_text(json.dumps(report, indent=2))
@@ -585,6 +586,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="first frame's box 'x y w h' (default: its ground truth)")
     bag_eval.add_argument("--rate", type=float, default=1.0,
                           help="playback speed factor (default 1: recorded rate)")
+    bag_eval.add_argument("--live-start", action="store_true",
+                          help="do not hold the playback while the node initialises on the "
+                               "first pair (default: hold, so that a slow initialisation "
+                               "does not drop the next pairs)")
     bag_eval.add_argument("--tracker", default="dcf", help="tracker name (default dcf)")
     bag_eval.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                           help="preset override, e.g. --set fusion=feature")

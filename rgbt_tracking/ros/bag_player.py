@@ -84,12 +84,16 @@ class BagPlayer:
         return False
 
     def play(self, on_message: Optional[Callable[[str, int], None]] = None,
-             stop: Optional[threading.Event] = None) -> int:
+             stop: Optional[threading.Event] = None,
+             before_publish: Optional[Callable[[str, int], float]] = None) -> int:
         """Publish every message at its recorded time offset; returns how many.
 
         Args:
             on_message: called with (topic, bag timestamp ns) after each publish.
             stop: set it to end playback early.
+            before_publish: called with (topic, bag timestamp ns) before each publish; it
+                may block (hold the playback) and returns the seconds it held, by which
+                the rest of the playback is shifted (recorded spacing kept).
         """
         start_wall: Optional[float] = None
         start_bag = 0
@@ -100,6 +104,8 @@ class BagPlayer:
                     break
                 if start_wall is None:
                     start_wall, start_bag = time.monotonic(), timestamp
+                if before_publish is not None:
+                    start_wall += before_publish(connection.topic, timestamp)
                 due = start_wall + (timestamp - start_bag) * 1e-9 / self.rate
                 delay = due - time.monotonic()
                 if delay > 0:

@@ -129,6 +129,7 @@ def _score_and_report(out_dir: Path, sequence: SyntheticSequence, frames: BagFra
         "sequence": {"frames": len(gt), "seed": sequence.config.seed,
                      "events": {k: list(v) for k, v in sequence.events.items()}},
         "node_frames_without_detection": skipped,
+        "node_init_hold_s": outcome.init_seconds,
         "node_latency_ms": ({"median": float(np.median(latencies) * 1e3),
                              "p95": float(np.percentile(latencies, 95) * 1e3)}
                             if latencies.size else None),

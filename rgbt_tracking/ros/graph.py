@@ -159,10 +159,12 @@ def run(params_file: Optional[str] = None, remaps: Sequence[str] = (),
         overrides[key] = text if isinstance(value, dict) else value  # tracker_params stays YAML text
     rclpy.init(args=[])  # the CLI's own arguments are not ROS arguments
     graph = NodeGraph(params_file, remappings, overrides, calibration_file=calibration_file)
+    from rclpy.executors import ExternalShutdownException
+
     try:
         graph.spin()
-    except KeyboardInterrupt:
-        print("interrupted: shutting the node graph down")
+    except (KeyboardInterrupt, ExternalShutdownException):   # Ctrl-C, or SIGTERM from a parent
+        print("interrupted: shutting the node graph down", flush=True)
     finally:
         graph.shutdown()
         if rclpy.ok():

@@ -32,6 +32,7 @@ def test_bag_replay_scores_like_the_direct_run(tmp_path, capsys):
     assert node_boxes.shape == (90, 4)
     assert report["accuracy"]["num_frames"] == sum(t is not None for t in truth)
     assert report["latency_ms"]["median"] > 0
+    assert 0.0 <= report["init_hold_s"] < 30.0   # the playback waited for the initialisation
 
     direct, _ = run_offline(sequence, "dcf", "rgb_thermal")
     gt = np.array([t if t is not None else (np.nan,) * 4 for t in truth], dtype=np.float64)
@@ -81,3 +82,31 @@ def test_bag_from_sequence_writes_images_and_ground_truth_at_the_frame_rate(tmp_
     assert main(["bag", "from-sequence", "--dataset", "rgbt234", str(tmp_path / "seq"),
                  "--out", str(bag)]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+class _Detections:
+    def __init__(self) -> None:
+        self.detections = {}
+
+
+def test_init_hold_waits_for_the_first_detection_once():
+    import threading
+    import time
+
+    from rgbt_tracking.ros.bag_evaluation import BagFrames, _InitHold
+
+    records = [1_000_000_000 + i * 33_000_000 for i in range(5)]
+    frames = BagFrames(list(records), {r: r for r in records}, {})
+    collector, logged = _Detections(), []
+    hold = _InitHold(frames, records, collector, timeout=5.0, log=logged.append)
+    assert hold("/rgb", records[0]) == 0.0 and hold("/thermal", records[0] + 2_000_000) == 0.0
+    threading.Timer(0.3, lambda: collector.detections.setdefault(records[0], None)).start()
+    held = hold("/rgb", records[1])
+    assert 0.25 <= held < 3.0 and hold.held_seconds == held
+    assert hold("/rgb", records[2]) == 0.0          # only once
+    assert "initialised" in logged[0]
+
+    late = _InitHold(frames, records, _Detections(), timeout=0.2, log=logged.append)
+    started = time.monotonic()
+    assert late("/rgb", records[1]) >= 0.2 and time.monotonic() - started < 2.0
+    assert "no detections" in logged[-1]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -45,6 +46,38 @@ def test_play_into_a_recorder_keeps_every_message(tmp_path):
     assert [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in copied] == \
         [f[0] for f in frames]
     assert bytes(copied[3].data) == frames[3][1].tobytes()
+
+
+def test_before_publish_holds_the_playback_and_keeps_the_recorded_spacing(tmp_path):
+    rng = np.random.default_rng(1)
+    frames = [(1_000_000_000 + i * 50_000_000, rng.integers(0, 255, (16, 16, 3), np.uint8),
+               rng.integers(0, 255, (16, 16), np.uint8)) for i in range(6)]
+    source = tmp_path / "source"
+    write_rgbt_bag(source, frames, rgb_topic="/bh/rgb", thermal_topic="/bh/thermal")
+    context = rclpy.Context()
+    rclpy.init(args=[], context=context)
+    node = rclpy.create_node("bag_hold_test", context=context)
+    held, sent = [], []
+
+    def hold(topic: str, record_ns: int) -> float:
+        if record_ns == frames[1][0] and not held:   # before the second frame's first image
+            time.sleep(0.4)
+            held.append(record_ns)
+            return 0.4
+        return 0.0
+
+    try:
+        player = BagPlayer(node, source, rate=1.0)
+        assert player.play(on_message=lambda topic, ns: sent.append((time.monotonic(), ns)),
+                           before_publish=hold) == 12
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+    assert held == [frames[1][0]]
+    times = {ns: t for t, ns in sent}   # the last message of each frame
+    gaps = np.diff([times[f[0]] for f in frames])
+    assert gaps[0] >= 0.4                                   # the hold
+    assert np.all(np.abs(gaps[1:] - 0.05) < 0.04), gaps    # then the recorded 50 ms again
 
 
 def test_recorder_refuses_an_existing_bag_and_player_a_missing_one(tmp_path):
