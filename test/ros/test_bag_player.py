@@ -16,12 +16,18 @@ from rgbt_tracking.ros.bag_player import BagPlayer, TopicRecorder, bag_topics, m
 from ros_helpers import wait_for
 
 
+def _random_bag(path, count: int, size: tuple, seed: int, prefix: str) -> list:
+    """A bag of ``count`` random RGB + thermal frames 50 ms apart; returns the frames."""
+    rng = np.random.default_rng(seed)
+    frames = [(1_000_000_000 + i * 50_000_000, rng.integers(0, 255, size + (3,), np.uint8),
+               rng.integers(0, 255, size, np.uint8)) for i in range(count)]
+    write_rgbt_bag(path, frames, rgb_topic=f"{prefix}/rgb", thermal_topic=f"{prefix}/thermal")
+    return frames
+
+
 def test_play_into_a_recorder_keeps_every_message(tmp_path):
-    rng = np.random.default_rng(0)
-    frames = [(1_000_000_000 + i * 50_000_000, rng.integers(0, 255, (48, 64, 3), np.uint8),
-               rng.integers(0, 255, (48, 64), np.uint8)) for i in range(10)]
     source = tmp_path / "source"
-    write_rgbt_bag(source, frames, rgb_topic="/bp/rgb", thermal_topic="/bp/thermal")
+    frames = _random_bag(source, 10, (48, 64), 0, "/bp")
     assert sorted(t for t, _, _ in bag_topics(source)) == ["/bp/rgb", "/bp/thermal"]
 
     context = rclpy.Context()
@@ -49,11 +55,8 @@ def test_play_into_a_recorder_keeps_every_message(tmp_path):
 
 
 def test_before_publish_holds_the_playback_and_keeps_the_recorded_spacing(tmp_path):
-    rng = np.random.default_rng(1)
-    frames = [(1_000_000_000 + i * 50_000_000, rng.integers(0, 255, (16, 16, 3), np.uint8),
-               rng.integers(0, 255, (16, 16), np.uint8)) for i in range(6)]
     source = tmp_path / "source"
-    write_rgbt_bag(source, frames, rgb_topic="/bh/rgb", thermal_topic="/bh/thermal")
+    frames = _random_bag(source, 6, (16, 16), 1, "/bh")
     context = rclpy.Context()
     rclpy.init(args=[], context=context)
     node = rclpy.create_node("bag_hold_test", context=context)
