@@ -116,10 +116,11 @@ def replay_into_node(bag: Path | str, out_dir: Path, frames: BagFrames,
 
     The first pair is published, then (``hold_for_init``) the playback waits until the node
     has published that pair's detections, i.e. has initialised, and goes on at the recorded
-    rate from there. A camera cannot wait, but an initialisation that happens to be slow
-    (a cold first call: 1.2 s measured once for dcf, 0.26 s usually) would otherwise drop
-    the next pairs as "busy" and start tracking 30+ frames later, far from the initial box;
-    with the hold, the skipped share measures the tracking rate only.
+    rate from there. A camera cannot wait, but a slow start would otherwise drop the next
+    pairs as "busy" and start tracking 30+ frames later, far from the initial box (seen
+    once on a freshly set-up machine: tracking started 1.2 s after the first pair was sent,
+    0.1-0.26 s usually, although dcf's initialisation takes 24-58 ms); with the hold, the
+    skipped share measures the tracking rate only.
 
     Args:
         bag: the bag to play.
