@@ -182,7 +182,7 @@ def _eval_dataset(args: argparse.Namespace) -> int:
             listed = ", ".join(f"{seq} ({rows} row{'s' if rows > 1 else ''})"
                                for seq, rows in sorted(short.items())[:10])
             print(f"note: {label}: {len(short)} result file(s) shorter than the ground truth, "
-                  f"the missing frames count as failures: {listed}"
+                  f"the missing frames are scored as frames without a box: {listed}"
                   f"{' ...' if len(short) > 10 else ''}", file=sys.stderr)
     print(f"{args.dataset}: {len(sequences)} sequences")
     print(f"{'tracker':30s} {'PR':>7s} {'SR':>7s} {'NPR':>7s}")
@@ -367,6 +367,16 @@ def _bag_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_nodata(text: str) -> Optional[float]:
+    """``--nodata-value``: a number, or 'none'."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a pixel value or 'none', got {text!r}")
+
+
 def _image_pairs(rgb: Path, thermal: Path) -> list:
     """(rgb, thermal) arrays from two files or two folders of matching pairs."""
     import cv2
@@ -423,7 +433,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         else:
             from rgbt_tracking.alignment.auto import calibrate_auto
 
-            calibration = calibrate_auto(pairs, model=args.model)
+            calibration = calibrate_auto(pairs, model=args.model, nodata_value=args.nodata_value)
     except CalibrationError as exc:
         print(f"error: no trustworthy map, nothing written: {exc}", file=sys.stderr)
         return 3
@@ -616,6 +626,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 "the perspective terms poorly; with pairs of several "
                                 "different scenes, homography refines one map jointly over "
                                 "them)")
+    calibrate.add_argument("--nodata-value", type=_parse_nodata, default=0.0,
+                           help="auto: pixel value of the border an undistortion or a warp "
+                                "leaves, ignored where it touches the image border (default "
+                                "0); 'none' when black at the border is scene content")
     calibrate.add_argument("--pattern", default="checkerboard:9x6:0.05",
                            help="target: KIND:COLSxROWS:SQUARE_M (inner corners for a "
                                 "checkerboard; KIND checkerboard|circles)")

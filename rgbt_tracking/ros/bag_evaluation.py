@@ -201,8 +201,8 @@ def replay_into_node(bag: Path | str, out_dir: Path, frames: BagFrames,
             span = max(1e-9, (frames.stamps_ns[-1] - frames.stamps_ns[0]) * 1e-9)
             log(f"replaying {Path(bag).name}: {len(frames.stamps_ns)} frames, "
                 f"{len(frames.stamps_ns) / span:.0f} Hz recorded, rate x{rate:g} ...")
-            hold = _InitHold(frames, reference_records(frames), collector, init_timeout, log) \
-                if hold_for_init else None
+            hold = _InitHold(frames, reference_records(frames), collector, init_timeout, log,
+                             reference) if hold_for_init else None
             started = time.monotonic()
             player.play(on_message=on_message, before_publish=hold)
             last = frames.stamps_ns[-1]
@@ -234,20 +234,27 @@ def reference_records(frames: BagFrames) -> List[int]:
 
 
 class _InitHold:
-    """``BagPlayer.play``'s ``before_publish`` hook: once the first pair is out (every message
-    recorded within half a frame period of the first reference image), hold the playback
-    until the node has published the first frame's detections (its initialisation)."""
+    """``BagPlayer.play``'s ``before_publish`` hook: before the reference topic's second
+    image, hold the playback until the node has published the first frame's detections
+    (its initialisation). Everything recorded before that image (the first pair, whatever
+    the order and spacing of the two cameras) is already out.
+
+    ``held_seconds`` includes the node's pairing delay: when the two cameras' stamps
+    differ, the synchroniser waits for the next image or for a short silence before it
+    releases the first pair.
+    """
 
     def __init__(self, frames: BagFrames, records: List[int], collector: "_Collector",
-                 timeout: float, log: Any) -> None:
+                 timeout: float, log: Any, reference_topic: str) -> None:
         self.first_stamp = frames.stamps_ns[0]
-        period = float(np.median(np.diff(records))) if len(records) > 1 else float("inf")
-        self.release_after = records[0] + period / 2.0 if records else float("inf")
+        self.first_record = records[0] if records else None
+        self.reference_topic = reference_topic
         self.collector, self.timeout, self.log = collector, timeout, log
         self.held_seconds: Optional[float] = None
 
     def __call__(self, topic: str, record_ns: int) -> float:
-        if self.held_seconds is not None or record_ns <= self.release_after:
+        if (self.held_seconds is not None or topic != self.reference_topic
+                or self.first_record is None or record_ns <= self.first_record):
             return 0.0
         started = time.monotonic()
         deadline = started + self.timeout

@@ -118,5 +118,9 @@ def test_calibrate_command_auto(shared_data, tmp_path, capsys):
     refused = tmp_path / "refused.yaml"
     other = root / "infrared" / "190001.jpg"
     assert main(["calibrate", "--method", "auto", "--rgb", str(rgb), "--thermal", str(other),
-                 "--out", str(refused)]) == 3
+                 "--out", str(refused), "--nodata-value", "none"]) == 3
     assert not refused.exists() and "nothing written" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["calibrate", "--method", "auto", "--rgb", str(rgb), "--thermal", str(thermal),
+              "--out", str(refused), "--nodata-value", "black"])
+    assert "expected a pixel value or 'none'" in capsys.readouterr().err

@@ -33,6 +33,10 @@ def test_gradient_matches_torch():
     torch.testing.assert_close(ours, theirs)
 
 
+def test_empty_batch():
+    assert local_response_norm(torch.ones(0, 4, 3, 3), 5).shape == (0, 4, 3, 3)
+
+
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="shape"):
         local_response_norm(torch.ones(3, 4), 5)

@@ -98,15 +98,20 @@ def test_init_hold_waits_for_the_first_detection_once():
     records = [1_000_000_000 + i * 33_000_000 for i in range(5)]
     frames = BagFrames(list(records), {r: r for r in records}, {})
     collector, logged = _Detections(), []
-    hold = _InitHold(frames, records, collector, timeout=5.0, log=logged.append)
-    assert hold("/rgb", records[0]) == 0.0 and hold("/thermal", records[0] + 2_000_000) == 0.0
+    hold = _InitHold(frames, records, collector, timeout=5.0, log=logged.append,
+                     reference_topic="/rgb")
+    # the first pair goes out whatever its spacing: the thermal image 20 ms after the RGB one,
+    # even the next thermal image before the next RGB one
+    assert hold("/rgb", records[0]) == 0.0 and hold("/thermal", records[0] + 20_000_000) == 0.0
+    assert hold("/thermal", records[1] - 1_000_000) == 0.0
     threading.Timer(0.3, lambda: collector.detections.setdefault(records[0], None)).start()
     held = hold("/rgb", records[1])
     assert 0.25 <= held < 3.0 and hold.held_seconds == held
     assert hold("/rgb", records[2]) == 0.0          # only once
     assert "initialised" in logged[0]
 
-    late = _InitHold(frames, records, _Detections(), timeout=0.2, log=logged.append)
+    late = _InitHold(frames, records, _Detections(), timeout=0.2, log=logged.append,
+                     reference_topic="/rgb")
     started = time.monotonic()
     assert late("/rgb", records[1]) >= 0.2 and time.monotonic() - started < 2.0
     assert "no detections" in logged[-1]
