@@ -45,17 +45,18 @@ WARPS: dict[str, tuple[str, np.ndarray]] = {
 }
 
 
+def _load_pair(root, name: str) -> tuple:
+    """(RGB HxWx3, thermal HxW) of one LLVIP pair; skips the test when it is missing."""
+    bgr = cv2.imread(str(root / "visible" / f"{name}.jpg"), cv2.IMREAD_COLOR)
+    ir = cv2.imread(str(root / "infrared" / f"{name}.jpg"), cv2.IMREAD_GRAYSCALE)
+    if bgr is None or ir is None:
+        pytest.skip(f"LLVIP pair {name} not available")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ir
+
+
 @pytest.fixture(scope="module")
 def pairs(shared_data):
-    root = shared_data / "llvip_pairs"
-    out = {}
-    for name in ("190001", "200003"):
-        bgr = cv2.imread(str(root / "visible" / f"{name}.jpg"), cv2.IMREAD_COLOR)
-        ir = cv2.imread(str(root / "infrared" / f"{name}.jpg"), cv2.IMREAD_GRAYSCALE)
-        if bgr is None or ir is None:
-            pytest.skip(f"LLVIP pair {name} not available")
-        out[name] = (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ir)
-    return out
+    return {name: _load_pair(shared_data / "llvip_pairs", name) for name in ("190001", "200003")}
 
 
 # Pairs of two scenes: frames of one scene constrain the perspective terms about as weakly
@@ -68,18 +69,8 @@ JOINT_PAIRS = ("190001", "190004", "200003", "200006")
 
 @pytest.fixture(scope="module")
 def joint_pairs(shared_data, pairs):
-    root = shared_data / "llvip_pairs"
-    out = {}
-    for name in JOINT_PAIRS:
-        if name in pairs:
-            out[name] = pairs[name]
-            continue
-        bgr = cv2.imread(str(root / "visible" / f"{name}.jpg"), cv2.IMREAD_COLOR)
-        ir = cv2.imread(str(root / "infrared" / f"{name}.jpg"), cv2.IMREAD_GRAYSCALE)
-        if bgr is None or ir is None:
-            pytest.skip(f"LLVIP pair {name} not available")
-        out[name] = (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ir)
-    return out
+    return {name: pairs[name] if name in pairs else _load_pair(shared_data / "llvip_pairs", name)
+            for name in JOINT_PAIRS}
 
 
 @pytest.fixture(scope="module")
